@@ -1,0 +1,30 @@
+"""Errors a user can cause and fix.
+
+Every exception that derives from :class:`UserError` is printed by the ``autosnn``
+command as one line (``autosnn: error: <message>``) and ends the process with exit
+status 2, without a traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem in what the user gave us: a file, a value, a folder."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError, ValueError):
+    """A campaign or search-space file, or a value in it, is not valid."""
+
+
+class DatasetNotFoundError(UserError, FileNotFoundError):
+    """A dataset folder is missing; the message says where and how to get it."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint or export is corrupt, foreign, or unsafe to load."""
+
+
+class RunDirError(UserError):
+    """A run folder belongs to another campaign or is damaged."""

@@ -1,0 +1,110 @@
+"""Elastic layers for the weight-entangled supernet (after AutoFormer's ``Super*`` layers).
+
+Each layer owns the weight of its largest size and computes with its leading slice:
+input width is read from the input itself, output width from ``active_out`` (``None``:
+same as the input width). Layouts follow spikingjelly's ``SeqToANNContainer``: time
+and batch are flattened, so convolutions see ``[T*N, C, H, W]`` or ``[T*N, C, L]``.
+
+The fused q|k|v projection is special: its 3E output rows are three blocks
+``[q | k | v]`` of E rows each, so width ``e`` uses rows ``0:e``, ``E:E+e`` and
+``2E:2E+e`` (:func:`qkv_rows`), of the weight and of its BatchNorm alike.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = [
+    "ElasticConv2d", "ElasticConv1d", "ElasticQKVConv1d", "ElasticBatchNorm",
+    "ElasticQKVBatchNorm1d", "ElasticLinear", "qkv_rows",
+]
+
+
+def qkv_rows(width: int, max_width: int) -> torch.Tensor:
+    """Row indices of the fused q|k|v weight used at ``width`` (out of ``max_width``)."""
+    return torch.cat([torch.arange(o, o + width) for o in (0, max_width, 2 * max_width)])
+
+
+class _ElasticOut:
+    """Mixin: an output width set by the supernet (``None`` = equal to the input width)."""
+
+    active_out: int | None = None
+
+    def _out(self, in_width: int) -> int:
+        return in_width if self.active_out is None else self.active_out
+
+
+class ElasticConv2d(nn.Conv2d, _ElasticOut):
+    """``Conv2d`` (no bias) computing with ``weight[:out, :in]``. Input ``[B, in, H, W]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight[: self._out(x.shape[1]), : x.shape[1]]
+        return F.conv2d(x, w, None, self.stride, self.padding)
+
+
+class ElasticConv1d(nn.Conv1d, _ElasticOut):
+    """Pointwise ``Conv1d`` (no bias) computing with ``weight[:out, :in]``. Input ``[B, in, L]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight[: self._out(x.shape[1]), : x.shape[1]]
+        return F.conv1d(x, w)
+
+
+class ElasticQKVConv1d(nn.Conv1d):
+    """Fused q|k|v pointwise conv: ``[B, e, L] -> [B, 3e, L]`` using rows :func:`qkv_rows`."""
+
+    def __init__(self, max_dim: int) -> None:
+        super().__init__(max_dim, 3 * max_dim, kernel_size=1, bias=False)
+        self.max_dim = max_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = x.shape[1]
+        if e == self.max_dim:
+            return F.conv1d(x, self.weight)
+        w = self.weight.view(3, self.max_dim, self.max_dim, 1)[:, :e, :e].reshape(3 * e, e, 1)
+        return F.conv1d(x, w)
+
+
+def _bn(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+    """BatchNorm over channels ``lo:hi`` of ``bn``; running stats update in place (views)."""
+    track = bn.training or not bn.track_running_stats
+    return F.batch_norm(
+        x, bn.running_mean[lo:hi], bn.running_var[lo:hi], bn.weight[lo:hi], bn.bias[lo:hi],
+        track, bn.momentum if bn.momentum is not None else 0.0, bn.eps,
+    )
+
+
+class ElasticBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm (1d or 2d input) over the first ``x.shape[1]`` channels."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:  # accepts [B, C, L] and [B, C, H, W]
+        if x.dim() not in (3, 4):
+            raise ValueError(f"expected [B, C, L] or [B, C, H, W], got {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _bn(self, x, 0, x.shape[1])
+
+
+class ElasticQKVBatchNorm1d(ElasticBatchNorm):
+    """BatchNorm of the fused q|k|v output: width ``3e`` uses the three blocks of ``e`` channels."""
+
+    def __init__(self, max_dim: int) -> None:
+        super().__init__(3 * max_dim)
+        self.max_dim = max_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = x.shape[1] // 3
+        if e == self.max_dim:
+            return _bn(self, x, 0, 3 * e)
+        E = self.max_dim
+        parts = x.split(e, dim=1)
+        return torch.cat([_bn(self, p, o, o + e) for p, o in zip(parts, (0, E, 2 * E))], dim=1)
+
+
+class ElasticLinear(nn.Linear):
+    """``Linear`` with elastic input width (the classifier head: all outputs always used)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight[:, : x.shape[-1]], self.bias)

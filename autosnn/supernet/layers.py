@@ -1,0 +1,221 @@
+"""Spikformer building blocks shared by the supernet and the standalone model.
+
+Each block is written once and built from a :class:`LayerKit`: ``PLAIN`` (ordinary
+``nn`` layers of exact size, for :class:`autosnn.Spikformer`) or ``ELASTIC`` (layers
+that own the largest weight and slice it, for the supernet). The computation is the
+one of spikingjelly 2.0's ``spikingjelly.activation_based.model.spikformer``:
+
+* shapes are multi-step, ``[T, N, C, H, W]`` in the stem and ``[T, N, C, L]`` in the
+  encoder blocks; conv and BatchNorm see time and batch flattened, ``[T*N, ...]``;
+* every LIF neuron is spikingjelly's multi-step ``LIFNode`` with ``detach_reset=True``;
+  a block's ``tau`` applies to all of its neurons and its ``v_threshold`` to all but
+  the attention-output neuron, which takes half of it;
+* attention is ``(v @ k^T) @ q * 0.125`` per head (:class:`SpikeAttention`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from spikingjelly.activation_based import neuron
+
+from autosnn.supernet import elastic
+
+__all__ = ["LayerKit", "PLAIN", "ELASTIC", "ConvBNLIF", "PatchStem", "SpikeAttention",
+           "SpikingSelfAttention", "SpikingMLP", "EncoderBlock", "make_lif"]
+
+ATTN_SCALE = 0.125
+
+
+def make_lif(tau: float = 2.0, v_threshold: float = 1.0) -> neuron.LIFNode:
+    """A multi-step LIF neuron as Spikformer uses it."""
+    return neuron.LIFNode(tau=float(tau), v_threshold=float(v_threshold), detach_reset=True, step_mode="m")
+
+
+@dataclass(frozen=True)
+class LayerKit:
+    """Constructors of the layers a block needs; sizes given are the (largest) sizes."""
+
+    conv2d: Callable[[int, int], nn.Module]           # 3x3, stride 1, pad 1, no bias
+    conv1d: Callable[[int, int], nn.Module]           # pointwise, no bias
+    qkv_conv: Callable[[int], nn.Module]              # dim -> 3*dim pointwise
+    bn1d: Callable[[int], nn.Module]                  # BatchNorm of [B, C, L]
+    bn2d: Callable[[int], nn.Module]                  # BatchNorm of [B, C, H, W]
+    qkv_bn: Callable[[int], nn.Module]                # BatchNorm over 3*dim channels
+    linear: Callable[[int, int], nn.Module]           # the classifier head
+
+
+PLAIN = LayerKit(
+    conv2d=lambda i, o: nn.Conv2d(i, o, 3, 1, 1, bias=False),
+    conv1d=lambda i, o: nn.Conv1d(i, o, 1, bias=False),
+    qkv_conv=lambda d: nn.Conv1d(d, 3 * d, 1, bias=False),
+    bn1d=nn.BatchNorm1d,
+    bn2d=nn.BatchNorm2d,
+    qkv_bn=lambda d: nn.BatchNorm1d(3 * d),
+    linear=nn.Linear,
+)
+
+ELASTIC = LayerKit(
+    conv2d=lambda i, o: elastic.ElasticConv2d(i, o, 3, 1, 1, bias=False),
+    conv1d=lambda i, o: elastic.ElasticConv1d(i, o, 1, bias=False),
+    qkv_conv=elastic.ElasticQKVConv1d,
+    bn1d=elastic.ElasticBatchNorm,
+    bn2d=elastic.ElasticBatchNorm,
+    qkv_bn=elastic.ElasticQKVBatchNorm1d,
+    linear=elastic.ElasticLinear,
+)
+
+
+def _seq(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a per-sample module to ``[T, N, ...]`` by flattening time into batch."""
+    y = module(x.flatten(0, 1))
+    return y.view(x.shape[0], x.shape[1], *y.shape[1:])
+
+
+class ConvBNLIF(nn.Module):
+    """3x3 conv + BatchNorm (+ 3x3/2 max-pool) + LIF. ``[T, N, Cin, H, W] -> [T, N, Cout, H', W']``."""
+
+    def __init__(self, kit: LayerKit, cin: int, cout: int, pool: bool) -> None:
+        super().__init__()
+        self.conv = kit.conv2d(cin, cout)
+        self.bn = kit.bn2d(cout)
+        self.pool = nn.MaxPool2d(3, 2, 1) if pool else nn.Identity()
+        self.lif = make_lif()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lif(_seq(lambda z: self.pool(self.bn(self.conv(z))), x))
+
+
+class PatchStem(nn.Module):
+    """Spiking patch splitting (SPS): four conv stages of widths E/8, E/4, E/2, E, the last
+    ``log2(patch_size)`` of them closed by a max-pool, then a relative-position conv
+    added back as a residual. ``[T, N, Cin, H, W] -> [T, N, E, L]`` with ``L = (H/p)*(W/p)``.
+    """
+
+    def __init__(self, kit: LayerKit, in_channels: int, embed_dim: int, patch_size: int) -> None:
+        super().__init__()
+        n_pool = int(round(math.log2(patch_size)))
+        if 2 ** n_pool != patch_size or n_pool > 4:
+            raise ValueError(f"patch_size must be 1, 2, 4, 8 or 16, got {patch_size}")
+        widths = stem_widths(embed_dim)
+        cins = [in_channels] + widths[:-1]
+        self.stages = nn.ModuleList(
+            ConvBNLIF(kit, ci, co, pool=i >= 4 - n_pool) for i, (ci, co) in enumerate(zip(cins, widths))
+        )
+        self.pos = ConvBNLIF(kit, embed_dim, embed_dim, pool=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.stages:
+            x = stage(x)
+        x = x + self.pos(x)
+        return x.flatten(3)
+
+
+def stem_widths(embed_dim: int) -> list[int]:
+    """Output widths of the four stem stages for ``embed_dim`` (as in Spikformer)."""
+    return [embed_dim // 8, embed_dim // 4, embed_dim // 2, embed_dim]
+
+
+class SpikeAttention(nn.Module):
+    """The spike-driven attention product ``(v @ k^T) @ q * scale``.
+
+    Inputs ``q, k, v``: ``[T, N, heads, C/heads, L]`` binary spikes; output of the same
+    shape. A module (with no weights) so that energy hooks can see its operands.
+    """
+
+    def __init__(self, scale: float = ATTN_SCALE) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return (v @ k.transpose(-2, -1)) @ q * self.scale
+
+
+class SpikingSelfAttention(nn.Module):
+    """Spiking self-attention (SSA). ``[T, N, C, L] -> [T, N, C, L]`` spikes.
+
+    ``num_heads`` is read at every forward, so the supernet can change the head split.
+    """
+
+    def __init__(self, kit: LayerKit, dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv_conv = kit.qkv_conv(dim)
+        self.qkv_bn = kit.qkv_bn(dim)
+        self.qkv_lif = make_lif()
+        self.attention = SpikeAttention()
+        self.attn_lif = make_lif(v_threshold=0.5)
+        self.proj_conv = kit.conv1d(dim, dim)
+        self.proj_bn = kit.bn1d(dim)
+        self.proj_lif = make_lif()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, N, C, L = x.shape
+        h = self.num_heads
+        if C % h:
+            raise ValueError(f"embed width {C} is not divisible by num_heads {h}")
+        qkv = self.qkv_lif(_seq(lambda z: self.qkv_bn(self.qkv_conv(z)), x))
+        q, k, v = qkv.view(T, N, 3, h, C // h, L).unbind(2)
+        x = self.attn_lif(self.attention(q, k, v)).reshape(T, N, C, L)
+        return self.proj_lif(_seq(lambda z: self.proj_bn(self.proj_conv(z)), x))
+
+
+class SpikingMLP(nn.Module):
+    """Two pointwise conv + BN + LIF layers. ``[T, N, C, L] -> [T, N, C, L]`` spikes."""
+
+    def __init__(self, kit: LayerKit, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1_conv = kit.conv1d(dim, hidden)
+        self.fc1_bn = kit.bn1d(hidden)
+        self.fc1_lif = make_lif()
+        self.fc2_conv = kit.conv1d(hidden, dim)
+        self.fc2_bn = kit.bn1d(dim)
+        self.fc2_lif = make_lif()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.fc1_lif(_seq(lambda z: self.fc1_bn(self.fc1_conv(z)), x))
+        return self.fc2_lif(_seq(lambda z: self.fc2_bn(self.fc2_conv(z)), x))
+
+
+class EncoderBlock(nn.Module):
+    """``x + SSA(x)``, then ``x + MLP(x)``. ``[T, N, C, L] -> [T, N, C, L]`` (not binary)."""
+
+    def __init__(self, kit: LayerKit, dim: int, num_heads: int, hidden: int) -> None:
+        super().__init__()
+        self.attn = SpikingSelfAttention(kit, dim, num_heads)
+        self.mlp = SpikingMLP(kit, dim, hidden)
+
+    def set_neurons(self, tau: float, v_threshold: float) -> None:
+        """Give every neuron of the block ``tau``; ``v_threshold`` to all but the
+        attention-output neuron, which takes ``v_threshold / 2``."""
+        for lif in self.neurons():
+            lif.tau = float(tau)
+            lif.v_threshold = float(v_threshold)
+        self.attn.attn_lif.v_threshold = float(v_threshold) / 2
+
+    def neurons(self) -> list[neuron.LIFNode]:
+        return [m for m in self.modules() if isinstance(m, neuron.LIFNode)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(x)
+        return x + self.mlp(x)
+
+
+def classify(head: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Mean over tokens, the head at every time step, mean over time.
+    ``[T, N, C, L] -> [N, classes]``."""
+    return head(tokens.mean(dim=-1)).mean(dim=0)
+
+
+def to_sequence(x: torch.Tensor, time_steps: int) -> torch.Tensor:
+    """``[N, C, H, W]`` static images are repeated ``time_steps`` times; ``[T, N, C, H, W]``
+    event frames pass through (their own T is used)."""
+    if x.dim() == 4:
+        return x.unsqueeze(0).expand(time_steps, *x.shape)
+    if x.dim() == 5:
+        return x
+    raise ValueError(f"expected [N, C, H, W] images or [T, N, C, H, W] frames, got shape {tuple(x.shape)}")

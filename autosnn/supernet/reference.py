@@ -1,0 +1,59 @@
+"""spikingjelly 2.0's ``Spikformer`` as the reference: build it for a config and map its
+weights onto ours (the two networks are the same function; only the names differ)."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.nn as nn
+
+from autosnn.search_spaces.subnet_config import SubnetConfig
+
+__all__ = ["reference_spikformer", "from_reference_state_dict"]
+
+_RENAMES = [
+    (r"^patch_embed\.stages\.(\d+)\.conv_bn\.block\.0\.", r"patch_embed.stages.\1.conv."),
+    (r"^patch_embed\.stages\.(\d+)\.conv_bn\.block\.1\.", r"patch_embed.stages.\1.bn."),
+    (r"^patch_embed\.positional_encoding\.conv_bn\.block\.0\.", "patch_embed.pos.conv."),
+    (r"^patch_embed\.positional_encoding\.conv_bn\.block\.1\.", "patch_embed.pos.bn."),
+    (r"\.attn\.qkv_conv_bn\.0\.", ".attn.qkv_conv."),
+    (r"\.attn\.qkv_conv_bn\.1\.", ".attn.qkv_bn."),
+    (r"\.attn\.proj_conv_bn\.0\.", ".attn.proj_conv."),
+    (r"\.attn\.proj_conv_bn\.1\.", ".attn.proj_bn."),
+    (r"\.mlp\.fc(\d)\.0\.", r".mlp.fc\1_conv."),
+    (r"\.mlp\.fc(\d)\.1\.", r".mlp.fc\1_bn."),
+]
+
+
+def is_uniform(config: SubnetConfig) -> bool:
+    """True when every block has the same heads and ratio and the default neurons."""
+    return (len(set(config.num_heads)) == 1 and len(set(config.mlp_ratio)) == 1
+            and set(config.tau) == {2.0} and set(config.v_threshold) == {1.0})
+
+
+def reference_spikformer(config: SubnetConfig) -> nn.Module:
+    """spikingjelly's ``Spikformer`` of a uniform config (patch 4 or 16 only).
+
+    Its forward returns ``[T, N, classes]``: average over dim 0 to compare with ours.
+    """
+    from spikingjelly.activation_based.model.spikformer import Spikformer as SJSpikformer
+
+    if not is_uniform(config):
+        raise ValueError("the reference Spikformer exists only for uniform configs with tau 2 and threshold 1")
+    return SJSpikformer(
+        T=config.time_steps, in_channels=config.in_channels, img_size_h=config.image_size,
+        img_size_w=config.image_size, patch_size=config.patch_size, num_classes=config.num_classes,
+        embed_dims=config.embed_dim, num_heads=config.num_heads[0], mlp_ratio=config.mlp_ratio[0],
+        depths=config.depth,
+    )
+
+
+def from_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a spikingjelly ``Spikformer`` state dict to :class:`autosnn.Spikformer` names."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in _RENAMES:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
