@@ -1,0 +1,60 @@
+"""The ``autosnn`` command.
+
+Each part of the package registers its own subcommands (``add_commands(subparsers)`` in
+its ``commands`` module); this file only assembles them and turns a
+:class:`~autosnn.errors.UserError` into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from autosnn.errors import UserError
+
+__all__ = ["main", "build_parser"]
+
+COMMAND_MODULES = (
+    "autosnn.search_spaces.commands",   # spaces, space
+    "autosnn.supernet.commands",        # train-supernet
+    "autosnn.search.commands",          # run, search
+    "autosnn.report.commands",          # pareto
+    "autosnn.export.commands",          # export, evaluate, retrain
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autosnn",
+        description="Architecture search for accurate, energy-frugal spiking transformers (Spikformer family).",
+        epilog="Start with: autosnn run configs/demo.yaml  (then: autosnn pareto runs/demo)",
+    )
+    from autosnn import __version__
+
+    parser.add_argument("--version", action="version", version=f"autosnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"autosnn: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("autosnn: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

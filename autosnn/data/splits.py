@@ -1,0 +1,53 @@
+"""``DataSplits``: train / validation / test datasets of one task, and their loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+__all__ = ["DataSplits", "SPLIT_SEED", "holdout_indices"]
+
+#: The seed of every train / validation / test split. Fixed, independent of the
+#: campaign seed, so the test split is the same images for every campaign.
+SPLIT_SEED = 20240917
+
+
+@dataclass
+class DataSplits:
+    """Datasets yielding ``(x, label)``; ``x`` is ``[C, H, W]`` (images) or ``[T, C, H, W]``
+    (event frames). Search only ever sees ``train`` and ``val``; ``test`` is for
+    ``autosnn evaluate --split test`` and retraining reports."""
+
+    name: str
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    num_classes: int
+
+    def split(self, name: str) -> Dataset:
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"split must be train, val or test, got {name!r}")
+        return getattr(self, name)
+
+    def loader(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0,
+               num_workers: int = 0, drop_last: bool = False) -> DataLoader:
+        """A loader over ``split``; shuffling is seeded (same seed, same order)."""
+        g = torch.Generator().manual_seed(seed)
+        return DataLoader(self.split(split), batch_size=batch_size, shuffle=shuffle, generator=g,
+                          num_workers=num_workers, drop_last=drop_last)
+
+
+def holdout_indices(labels: np.ndarray, fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of ``range(len(labels))`` into (keep, held_out) with ``fraction`` held out."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    keep, held = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    return np.sort(keep), np.sort(held)
+
+
+def subset(ds: Dataset, idx: np.ndarray) -> Subset:
+    return Subset(ds, idx.tolist())

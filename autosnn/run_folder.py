@@ -1,0 +1,76 @@
+"""``RunFolder``: the paths of a campaign's run directory and the check that a folder
+belongs to the campaign about to use it (DESIGN.md, Run directory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autosnn.atomic import write_text
+from autosnn.campaign import Campaign
+from autosnn.errors import RunDirError
+
+__all__ = ["RunFolder"]
+
+#: Settings that may change between two commands on the same run folder.
+_MAY_CHANGE = {("search", "generations"), ("evaluator",), ("export",), ("data", "num_workers"), ("data", "root")}
+
+
+def _diff(old: Any, new: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    if any(path[: len(p)] == p for p in _MAY_CHANGE):
+        return None
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in list(old) + [k for k in new if k not in old]:
+            found = _diff(old.get(key), new.get(key), path + (key,))
+            if found is not None:
+                return found
+        return None
+    return None if old == new else path
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    campaign_yaml = property(lambda self: self.path / "campaign.yaml")
+    supernet = property(lambda self: self.path / "supernet.pt")
+    evaluations = property(lambda self: self.path / "evaluations.parquet")
+    search_state = property(lambda self: self.path / "search_state")
+    pareto_csv = property(lambda self: self.path / "pareto.csv")
+    pareto_png = property(lambda self: self.path / "pareto.png")
+    report_html = property(lambda self: self.path / "report.html")
+    history_csv = property(lambda self: self.path / "history.csv")
+    exports = property(lambda self: self.path / "exports")
+
+    def load_campaign(self) -> Campaign:
+        if not self.campaign_yaml.is_file():
+            raise RunDirError(f"{self.path} is not a run folder (no campaign.yaml)")
+        return Campaign.from_yaml(self.campaign_yaml)
+
+    def prepare(self, campaign: Campaign) -> None:
+        """Create the folder, or check that an existing one was made by this campaign;
+        then write the resolved campaign file (every default written out)."""
+        if self.campaign_yaml.is_file():
+            old = self.load_campaign().to_dict()
+            key = _diff(old, campaign.to_dict())
+            if key is not None:
+                dotted = ".".join(key)
+                raise RunDirError(
+                    f"{self.path} was made by another campaign ({dotted}: {_get(old, key)!r} there, "
+                    f"{_get(campaign.to_dict(), key)!r} now); use another --out folder")
+        elif self.path.exists() and any(self.path.iterdir()):
+            raise RunDirError(f"{self.path} exists, is not empty and has no campaign.yaml; use another --out folder")
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_text(self.campaign_yaml, campaign.to_yaml())
+
+
+def _get(d: Any, key: tuple[str, ...]) -> Any:
+    for k in key:
+        d = d.get(k) if isinstance(d, dict) else None
+    return d

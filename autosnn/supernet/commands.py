@@ -1,0 +1,68 @@
+"""``autosnn train-supernet CONFIG.yaml --out runs/NAME``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from autosnn.campaign import Campaign
+from autosnn.data import DataSplits, load_data
+from autosnn.device import select_device
+from autosnn.run_folder import RunFolder
+from autosnn.search_spaces.space import SearchSpace
+from autosnn.supernet.supernet import SpikformerSupernet
+from autosnn.supernet.training import accuracy, train_supernet
+
+__all__ = ["add_commands", "load_campaign", "campaign_data", "ensure_supernet"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-supernet", help="train (or resume training) a campaign's supernet",
+        description="Train the weight-entangled supernet of a campaign once, writing runs/NAME/supernet.pt after "
+                    "every epoch. Running the same command again resumes where it stopped. Several GPUs: "
+                    "torchrun --nproc_per_node=N -m autosnn.cli train-supernet CONFIG.yaml")
+    p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
+    p.add_argument("--seed", type=int, help="override the campaign's seed")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_train)
+
+
+def load_campaign(path: Path, seed: int | None = None) -> Campaign:
+    campaign = Campaign.from_yaml(path)
+    if seed is not None:
+        campaign.seed = seed
+    return campaign
+
+
+def campaign_data(campaign: Campaign, space: SearchSpace) -> DataSplits:
+    return load_data(campaign.data.name, root=campaign.data.root, image_size=space.image_size,
+                     in_channels=space.in_channels, time_steps=max(space.choices["time_steps"]))
+
+
+def ensure_supernet(campaign: Campaign, space: SearchSpace, folder: RunFolder, data: DataSplits,
+                    device: torch.device, progress: bool = True) -> SpikformerSupernet:
+    """Train the campaign's supernet into ``folder`` (resuming, or reusing a finished one)."""
+    return train_supernet(space, data, campaign.supernet, batch_size=campaign.data.batch_size, seed=campaign.seed,
+                          checkpoint=folder.supernet, device=device, progress=progress,
+                          num_workers=campaign.data.num_workers)
+
+
+def _train(args: argparse.Namespace) -> int:
+    campaign = load_campaign(args.config, args.seed)
+    space = campaign.resolve_space()
+    data = campaign_data(campaign, space)
+    folder = RunFolder(args.out or Path("runs") / campaign.name)
+    folder.prepare(campaign)
+    device = select_device(args.device)
+    supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
+    val = data.loader("val", 256)
+    for label, cfg in (("largest", space.largest()), ("smallest", space.smallest())):
+        supernet.set_config(cfg)
+        print(f"{label:<8} {cfg}  val accuracy {accuracy(supernet, val, device):.4f}")
+    print(f"supernet: {folder.supernet}")
+    return 0

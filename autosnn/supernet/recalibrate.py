@@ -1,0 +1,67 @@
+"""BatchNorm recalibration: re-estimate the running statistics of the active subnet.
+
+Weight-entangled subnets share BatchNorm statistics accumulated over many sampled
+subnets during training; re-estimating them for one subnet on a few training batches
+(as in OFA / AutoFormer) usually restores its accuracy. The statistics are the
+cumulative average over the batches (``momentum=None``); neuron state is reset after
+every batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from typing import Iterator
+
+import torch
+import torch.nn as nn
+from spikingjelly.activation_based import functional
+from torch.utils.data import DataLoader
+
+__all__ = ["recalibrate_bn", "bn_recalibrated"]
+
+
+@contextlib.contextmanager
+def bn_recalibrated(model: nn.Module, loader: DataLoader, batches: int, device: torch.device) -> Iterator[None]:
+    """Within the block, ``model`` runs with recalibrated BatchNorm statistics; on exit
+    the original statistics (of every slice, for a supernet) are restored."""
+    if batches <= 0:
+        yield
+        return
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()) for bn in bns]
+    try:
+        recalibrate_bn(model, loader, batches, device)
+        yield
+    finally:
+        with torch.no_grad():
+            for bn, (mean, var, n) in zip(bns, saved):
+                bn.running_mean.copy_(mean)
+                bn.running_var.copy_(var)
+                bn.num_batches_tracked.copy_(n)
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, loader: DataLoader, batches: int, device: torch.device) -> None:
+    """Reset and re-estimate the BatchNorm running statistics of ``model`` (at its active
+    config, for a supernet) on ``batches`` batches of ``loader``. On a supernet the
+    statistics of unused slices are reset too: use :func:`bn_recalibrated` to keep them."""
+    if batches <= 0:
+        return
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(bn.momentum, bn.training) for bn in bns]
+    was_training = model.training
+    model.eval()
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+        bn.train()
+    try:
+        for x, _ in itertools.islice(loader, batches):
+            model(x.to(device))
+            functional.reset_net(model)
+    finally:
+        for bn, (momentum, training) in zip(bns, saved):
+            bn.momentum = momentum
+            bn.train(training)
+        model.train(was_training)
