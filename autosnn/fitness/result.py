@@ -34,6 +34,13 @@ class EvalResult:
     status: str = "ok"
     reason: str = ""
     worker: str = "local"
+    #: What the search maximises when it is not validation accuracy: the training-free
+    #: performance proxy (``fitness.mode: training-free``). ``None`` in supernet mode.
+    score: float | None = None
+
+    def objective(self) -> float:
+        """The quantity the search maximises: ``score`` when set, else ``accuracy``."""
+        return self.accuracy if self.score is None else self.score
 
     @property
     def ok(self) -> bool:
@@ -52,6 +59,7 @@ class EvalResult:
             "energy_mj": self.energy_mj, "macs": self.macs, "acs": self.acs, "params": self.params,
             "time_steps": self.config.time_steps, "firing_rates": json.dumps(self.firing_rates, sort_keys=True),
             "seconds": self.seconds, "worker": self.worker, "status": self.status, "reason": self.reason,
+            "layers": json.dumps(self.layers), "score": self.score,
         }
 
 
