@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a part not installed in this tree
-            if exc.name != name:
+            if not exc.name or not name.startswith(exc.name):
                 raise
             continue
         module.add_commands(sub)
