@@ -14,7 +14,7 @@ import math
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
@@ -32,7 +32,8 @@ from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.supernet import SpikformerSupernet
 
-__all__ = ["train_supernet", "fit", "accuracy", "cosine_with_warmup", "subnets_for_step", "load_supernet"]
+__all__ = ["train_supernet", "fit", "accuracy", "cosine_with_warmup", "subnets_for_step", "load_supernet",
+           "load_supernet_checkpoint"]
 
 SUPERNET_KIND = "autosnn-supernet"
 
@@ -143,19 +144,30 @@ class _Trainer:
         return float(np.mean(losses)) if losses else float("nan")
 
 
-def load_supernet(path: str | Path, space: SearchSpace | None = None, map_location="cpu") -> tuple[SpikformerSupernet, dict]:
-    """A supernet checkpoint (``supernet.pt``) and its metadata; refuses one made for another space."""
+def _load_weights(supernet: SpikformerSupernet, ckpt: dict, path: Path | str) -> None:
+    try:
+        supernet.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit the space ({str(exc).splitlines()[0][:120]})") from None
+
+
+def load_supernet_checkpoint(path: str | Path, space: SearchSpace | None = None, map_location="cpu") -> tuple[SearchSpace, dict]:
+    """The space a supernet checkpoint was trained for, and the checkpoint; refuses a
+    checkpoint whose space has other shapes than ``space``."""
     ckpt = load_checkpoint(path, kind=SUPERNET_KIND, map_location=map_location)
     saved = SearchSpace.from_dict(json.loads(ckpt["space"]), source=f"{path} (space)")
     if space is not None and saved.fingerprint != space.fingerprint:
         raise CheckpointError(f"{path}: supernet was trained for space '{saved.name}', not for '{space.name}' "
                               "(its shapes differ); use another run folder")
-    supernet = SpikformerSupernet(space or saved)
-    try:
-        supernet.load_state_dict(ckpt["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the space ({str(exc).splitlines()[0][:120]})") from None
-    return supernet, ckpt
+    return space or saved, ckpt
+
+
+def load_supernet(path: str | Path, space: SearchSpace | None = None, map_location="cpu") -> tuple[SpikformerSupernet, dict]:
+    """A supernet (in eval mode) from its checkpoint (``supernet.pt``), and the checkpoint."""
+    space, ckpt = load_supernet_checkpoint(path, space, map_location)
+    supernet = SpikformerSupernet(space)
+    _load_weights(supernet, ckpt, path)
+    return supernet.eval(), ckpt
 
 
 def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingConfig, *, batch_size: int,
@@ -181,8 +193,8 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     start = 0
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
-        supernet_loaded, ckpt = load_supernet(path, space, map_location=device)
-        supernet.load_state_dict(supernet_loaded.state_dict())
+        _, ckpt = load_supernet_checkpoint(path, space, map_location=device)
+        _load_weights(supernet, ckpt, path)
         trainer.load_state_dict(ckpt["trainer"])
         rng.bit_generator.state = json.loads(ckpt["sampler_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -242,8 +254,3 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
     model.eval()
     return model
 
-
-def iterate_subnets(space: SearchSpace, n: int, seed: int) -> Iterator[SubnetConfig]:
-    rng = np.random.default_rng(seed)
-    for _ in range(n):
-        yield space.sample(rng)
