@@ -67,12 +67,20 @@ class ElasticQKVConv1d(nn.Conv1d):
         return F.conv1d(x, w)
 
 
-def _bn(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+def _momentum(bn: nn.modules.batchnorm._BatchNorm) -> float:
+    """The running-statistics update factor of this forward (``momentum=None``: the
+    cumulative average, as ``nn.BatchNorm`` does, used by BN recalibration)."""
+    if not (bn.training and bn.track_running_stats):
+        return 0.0
+    bn.num_batches_tracked.add_(1)
+    return 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+
+
+def _bn(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, lo: int, hi: int, momentum: float) -> torch.Tensor:
     """BatchNorm over channels ``lo:hi`` of ``bn``; running stats update in place (views)."""
-    track = bn.training or not bn.track_running_stats
     return F.batch_norm(
         x, bn.running_mean[lo:hi], bn.running_var[lo:hi], bn.weight[lo:hi], bn.bias[lo:hi],
-        track, bn.momentum if bn.momentum is not None else 0.0, bn.eps,
+        bn.training or not bn.track_running_stats, momentum, bn.eps,
     )
 
 
@@ -84,7 +92,7 @@ class ElasticBatchNorm(nn.modules.batchnorm._BatchNorm):
             raise ValueError(f"expected [B, C, L] or [B, C, H, W], got {tuple(x.shape)}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _bn(self, x, 0, x.shape[1])
+        return _bn(self, x, 0, x.shape[1], _momentum(self))
 
 
 class ElasticQKVBatchNorm1d(ElasticBatchNorm):
@@ -95,12 +103,12 @@ class ElasticQKVBatchNorm1d(ElasticBatchNorm):
         self.max_dim = max_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = x.shape[1] // 3
+        e, momentum = x.shape[1] // 3, _momentum(self)
         if e == self.max_dim:
-            return _bn(self, x, 0, 3 * e)
+            return _bn(self, x, 0, 3 * e, momentum)
         E = self.max_dim
         parts = x.split(e, dim=1)
-        return torch.cat([_bn(self, p, o, o + e) for p, o in zip(parts, (0, E, 2 * E))], dim=1)
+        return torch.cat([_bn(self, p, o, o + e, momentum) for p, o in zip(parts, (0, E, 2 * E))], dim=1)
 
 
 class ElasticLinear(nn.Linear):

@@ -1,0 +1,122 @@
+"""``autosnn export``, ``autosnn evaluate`` and ``autosnn retrain``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from autosnn.errors import UserError
+from autosnn.report.commands import _number, _positive_int
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export a candidate of a run as a standalone subnet (safetensors + JSON)",
+        description="Extract one candidate from the run's supernet and write RUN_DIR/exports/<id>/ with "
+                    "model.safetensors, config.json and metrics.json. Load it with autosnn.load_subnet(DIR).")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--pick", default=None, metavar="aeb|knee|ID",
+                   help="aeb (best F_AEB on the front), knee, or a candidate id (default: the campaign's export.pick)")
+    p.add_argument("--energy-max", type=_number, metavar="X", help="pick among candidates with energy <= X mJ")
+    p.add_argument("--out", type=Path, metavar="DIR", help="export folder (default RUN_DIR/exports/<id>)")
+    p.set_defaults(handler=_export)
+
+    p = sub.add_parser(
+        "evaluate", help="accuracy and energy of an exported subnet on the validation or test split",
+        description="Measure an export's accuracy and energy per inference. This is the only command that "
+                    "touches the test split.")
+    p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR")
+    p.add_argument("--split", choices=("val", "test"), default="val")
+    p.add_argument("--retrained", action="store_true", help="the weights written by 'autosnn retrain'")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_evaluate)
+
+    p = sub.add_parser(
+        "retrain", help="fine-tune an exported subnet (or train it from scratch)",
+        description="Train an export with the campaign's supernet recipe, from its inherited weights or from "
+                    "scratch; resumable (retrain.pt). Writes model-retrained.safetensors and the test accuracy "
+                    "and energy into metrics.json.")
+    p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs (default: the campaign's supernet epochs)")
+    p.add_argument("--from-scratch", action="store_true", help="start from a fresh initialisation")
+    p.add_argument("--tune", action="store_true", help="sweep the fine-tuning hyper-parameters with Ray Tune")
+    p.add_argument("--tune-samples", type=_positive_int, default=4, metavar="N", help="Ray Tune trials (default 4)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_retrain)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from autosnn.export.files import export_subnet
+    from autosnn.run_folder import RunFolder
+
+    pick = args.pick or RunFolder(args.run_dir).load_campaign().export.pick
+    out = export_subnet(args.run_dir, pick=pick, energy_max=args.energy_max, out=args.out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    rec = metrics["recorded"]
+    print(f"exported {config['id']} ({pick}): {config['arch']}")
+    print(f"  validation accuracy {rec['accuracy']:.4f}, energy {rec['energy_mj']:.4g} mJ, "
+          f"{config['params']:,} parameters")
+    print(f"  {out}/  (model.safetensors, config.json, metrics.json)")
+    print(f"next: autosnn evaluate {out} --split test   |   autosnn retrain {out}")
+    return 0
+
+
+def _device(name: str):
+    from autosnn.device import select_device
+
+    try:
+        return select_device(name)
+    except RuntimeError as exc:
+        raise UserError(f"--device {name}: {exc}") from None
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from autosnn.export.evaluate import evaluate_export
+
+    r = evaluate_export(args.export_dir, args.split, device=_device(args.device), retrained=args.retrained)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    split = {"val": "validation", "test": "test"}[args.split]
+    energy = "unavailable (autosnn.fitness missing)" if r["energy_mj"] is None else \
+        f"{r['energy_mj']:.4g} mJ per inference (MACs {r['macs']:.4g}, ACs {r['acs']:.4g})"
+    print(f"{r['id']} ({r['weights']} weights) on the {split} split, {r['samples']} samples:")
+    print(f"  accuracy {r['accuracy']:.4f}")
+    print(f"  energy   {energy}")
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    if args.tune:
+        try:
+            from autosnn.distributed.tune import tune_retrain
+        except ImportError as exc:
+            raise UserError(f"--tune needs autosnn.distributed.tune (Ray Tune), not available here: {exc}") from None
+        epochs = args.epochs or _campaign_epochs(args.export_dir)
+        best = tune_retrain(args.export_dir, num_samples=args.tune_samples, max_epochs=epochs)
+        print(json.dumps(best, indent=2, default=str))
+        return 0
+    from autosnn.export.retrain import retrain_export
+
+    r = retrain_export(args.export_dir, epochs=args.epochs, from_scratch=args.from_scratch,
+                       device=_device(args.device), progress=not args.no_progress)
+    fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+    print(f"retrained {r['epochs']} epochs ({'from scratch' if r['from_scratch'] else 'from the inherited weights'})")
+    print(f"  test accuracy {r['test_accuracy']:.4f} (inherited {r['inherited_test_accuracy']:.4f}), "
+          f"energy {fmt(r['test_energy_mj'])} mJ (inherited {fmt(r['inherited_test_energy_mj'])} mJ)")
+    print(f"  weights: {args.export_dir / r['weights']}; metrics: {args.export_dir / 'metrics.json'}")
+    return 0
+
+
+def _campaign_epochs(export_dir: Path) -> int:
+    from autosnn.export.evaluate import export_campaign
+    from autosnn.export.files import read_export
+
+    _, _, metrics = read_export(export_dir)
+    return export_campaign(metrics, export_dir).supernet.epochs

@@ -1,0 +1,91 @@
+"""``evaluate_export``: accuracy and energy of an exported subnet on one split.
+
+This is the only place in autosnn where the test split is used (besides the final
+report of ``autosnn retrain``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from autosnn.campaign import Campaign
+from autosnn.errors import CheckpointError, ConfigError
+from autosnn.export.files import export_space, load_subnet, read_export
+
+__all__ = ["evaluate_export", "export_campaign", "export_data", "measure"]
+
+
+def export_campaign(metrics: dict[str, Any], where: Path) -> Campaign:
+    settings = metrics.get("campaign_config")
+    if not isinstance(settings, dict):
+        raise CheckpointError(f"{where}: metrics.json holds no campaign settings (campaign_config)")
+    return Campaign.from_dict(settings, source=f"{where}/metrics.json campaign_config")
+
+
+def export_data(export_dir: Path):
+    """(subnet config, config.json, metrics.json, campaign, data splits) of an export."""
+    from autosnn.supernet.commands import campaign_data
+
+    cfg, config, metrics = read_export(export_dir)
+    campaign = export_campaign(metrics, export_dir)
+    space = export_space(config)
+    if space is None:
+        space = campaign.resolve_space()
+    return cfg, config, metrics, campaign, campaign_data(campaign, space)
+
+
+def _energy_meter(model: nn.Module, campaign: Campaign):
+    """An ``EnergyMeter`` over ``model`` priced with the campaign's costs, or ``None`` when
+    :mod:`autosnn.fitness` has no energy model here."""
+    try:
+        from autosnn.fitness.energy import EnergyCosts, EnergyMeter
+    except ImportError:
+        return None
+    return EnergyMeter(model, EnergyCosts.from_config(campaign.fitness.energy))
+
+
+@torch.no_grad()
+def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
+            max_batches: int | None = None) -> dict[str, Any]:
+    """Accuracy over ``loader`` and, from the same forward passes, energy per sample
+    (mJ, all T steps), MACs and ACs. Energy is ``None`` when :mod:`autosnn.fitness` is absent."""
+    model.eval()
+    meter = _energy_meter(model, campaign)
+    correct = total = 0
+    with (meter if meter is not None else contextlib.nullcontext()):
+        for i, (x, y) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
+            logits = model(x.to(device))
+            correct += (logits.argmax(1).cpu() == y).sum().item()
+            total += y.numel()
+    out: dict[str, Any] = {"accuracy": correct / max(1, total), "samples": total,
+                           "energy_mj": None, "macs": None, "acs": None}
+    if meter is not None and total:
+        report = meter.report()
+        out.update(energy_mj=float(report.energy_mj), macs=float(report.macs), acs=float(report.acs))
+    return out
+
+
+def evaluate_export(export_dir: str | Path, split: str = "val", *, device: str | torch.device | None = None,
+                    retrained: bool = False, batch_size: int | None = None) -> dict[str, Any]:
+    """Accuracy (a fraction) and energy (mJ per sample, all T steps) of an export on
+    ``split`` (``val`` or ``test``). On ``val`` the campaign's ``max_val_batches`` cap
+    applies, as it did for the recorded evaluation."""
+    if split not in ("val", "test"):
+        raise ConfigError(f"split must be 'val' or 'test', got {split!r}")
+    export_dir = Path(export_dir)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    model = load_subnet(export_dir, device, retrained=retrained)
+    cfg, config, metrics, campaign, data = export_data(export_dir)
+    evaluation = metrics.get("evaluation") or {}
+    bs = batch_size or int(evaluation.get("batch_size") or campaign.data.batch_size)
+    cap = evaluation.get("max_val_batches") if split == "val" else None
+    result = measure(model, data.loader(split, bs), device, campaign, max_batches=cap)
+    result.update({"id": config.get("id"), "split": split, "weights": "retrained" if retrained else "inherited"})
+    return result

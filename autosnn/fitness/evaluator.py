@@ -1,0 +1,162 @@
+"""``LocalEvaluator``: subnets of a trained supernet, scored in this process.
+
+One evaluation sets the supernet to the candidate, optionally re-estimates its sliced
+BatchNorm statistics on a few training batches (restored afterwards), and runs ONE pass
+over the validation split with an :class:`~autosnn.fitness.energy.EnergyMeter` attached:
+accuracy, energy (mean per validation image), MACs / ACs, per-layer table and firing
+rates all come from that pass.
+
+:func:`build_evaluator` picks the evaluator a campaign asks for; :func:`default_target_mj`
+is the energy of the space's largest subnet (F_AEB's default target).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+from spikingjelly.activation_based import functional
+
+from autosnn.data.splits import DataSplits
+from autosnn.fitness.energy import EnergyCosts, EnergyMeter
+from autosnn.fitness.result import EvalResult, Evaluator
+from autosnn.search_spaces.space import SearchSpace
+from autosnn.search_spaces.subnet_config import SubnetConfig
+from autosnn.supernet.recalibrate import bn_recalibrated
+from autosnn.supernet.supernet import SpikformerSupernet
+
+__all__ = ["LocalEvaluator", "build_evaluator", "default_target_mj", "failure_reason", "is_out_of_memory",
+           "RECALIBRATION_SEED"]
+
+#: Shuffle seed of the training batches used for BN recalibration (fixed: deterministic).
+RECALIBRATION_SEED = 0
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CUDA (or other backend) out-of-memory error."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A one-line reason for a failed evaluation."""
+    kind = "out of memory" if is_out_of_memory(exc) else type(exc).__name__
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{kind}: {text}" if text and kind != text else kind
+
+
+class LocalEvaluator:
+    """Evaluates subnets of ``supernet`` on ``data.val`` in this process (the default evaluator).
+
+    ``batch_size``: validation (and recalibration) batch size; ``bn_recalibration_batches``:
+    training batches to re-estimate BatchNorm statistics on before each evaluation (0: use
+    the supernet's shared statistics); ``max_val_batches``: evaluate on the first that many
+    validation batches only (``None``: all). Deterministic: the same config on the same
+    supernet gives the same result. A candidate that raises or gives non-finite outputs
+    becomes ``EvalResult.failed``; the others are unaffected.
+    """
+
+    def __init__(self, supernet: SpikformerSupernet, data: DataSplits, *, costs: EnergyCosts = EnergyCosts(),
+                 batch_size: int = 256, device: torch.device | str = "cpu", bn_recalibration_batches: int = 0,
+                 max_val_batches: int | None = None, worker: str = "local") -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        if bn_recalibration_batches < 0:
+            raise ValueError(f"bn_recalibration_batches must be >= 0, got {bn_recalibration_batches}")
+        self.device = torch.device(device)
+        self.supernet = supernet.to(self.device)
+        self.space: SearchSpace = supernet.space
+        self.data, self.costs, self.batch_size = data, costs, batch_size
+        self.bn_recalibration_batches = bn_recalibration_batches
+        self.max_val_batches = max_val_batches
+        self.worker = worker
+
+    # ------------------------------------------------------------- protocol
+    def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
+        """One result per config, in order; failures are results, never exceptions."""
+        return [self.evaluate_one(c) for c in configs]
+
+    def close(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------- one candidate
+    def evaluate_one(self, config: SubnetConfig) -> EvalResult:
+        start = time.perf_counter()
+        previous = self.supernet.config
+        was_training = self.supernet.training
+        try:
+            return self._evaluate(config, start)
+        except Exception as exc:  # one bad candidate must not stop a search
+            if is_out_of_memory(exc) and self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            return EvalResult.failed(config, failure_reason(exc), seconds=time.perf_counter() - start,
+                                     worker=self.worker)
+        finally:
+            functional.reset_net(self.supernet)
+            self.supernet.set_config(previous)
+            self.supernet.train(was_training)
+
+    def _recalibration_loader(self):
+        return self.data.loader("train", self.batch_size, shuffle=True, seed=RECALIBRATION_SEED)
+
+    @torch.no_grad()
+    def _evaluate(self, config: SubnetConfig, start: float) -> EvalResult:
+        net = self.supernet
+        net.set_config(config)
+        net.eval()
+        with bn_recalibrated(net, self._recalibration_loader(), self.bn_recalibration_batches, self.device):
+            correct, seen = 0, 0
+            with EnergyMeter(net, self.costs) as meter:
+                for i, (x, y) in enumerate(self.data.loader("val", self.batch_size)):
+                    if self.max_val_batches is not None and i >= self.max_val_batches:
+                        break
+                    logits = net(x.to(self.device, non_blocking=True))
+                    if not torch.isfinite(logits).all():
+                        raise FloatingPointError("non-finite outputs on the validation split")
+                    correct += int((logits.argmax(1).cpu() == y).sum())
+                    seen += y.numel()
+            if seen == 0:
+                raise ValueError("the validation split is empty")
+        report = meter.report(samples=seen)
+        if not (math.isfinite(report.energy_mj) and math.isfinite(report.macs + report.acs)):
+            raise FloatingPointError("non-finite energy")
+        return EvalResult(
+            config=config, accuracy=correct / seen, energy_mj=report.energy_mj, macs=report.macs, acs=report.acs,
+            params=net.num_parameters(config), firing_rates=report.firing_rates, layers=report.layer_dicts(),
+            seconds=time.perf_counter() - start, worker=self.worker,
+        )
+
+
+def build_evaluator(campaign: Any, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
+                    device: torch.device | str) -> Evaluator:
+    """The evaluator ``campaign`` asks for: the training-free scorer when
+    ``fitness.mode == "training-free"`` (no supernet needed), a Ray pool when
+    ``evaluator.kind == "ray"``, else a :class:`LocalEvaluator`."""
+    fitness = campaign.fitness
+    costs = EnergyCosts.from_config(fitness.energy)
+    if fitness.mode == "training-free":
+        from autosnn.fitness.training_free import TrainingFreeEvaluator
+
+        return TrainingFreeEvaluator(space, data, costs=costs, batch_size=campaign.data.batch_size,
+                                     device=device, seed=campaign.seed)
+    if supernet is None:
+        raise ValueError("fitness.mode 'supernet' needs a trained supernet")
+    if campaign.evaluator.kind == "ray":
+        from autosnn.distributed import RayEvaluator
+
+        return RayEvaluator(campaign, space, supernet, data, device)
+    return LocalEvaluator(supernet, data, costs=costs, batch_size=campaign.data.batch_size, device=device,
+                          bn_recalibration_batches=fitness.bn_recalibration_batches,
+                          max_val_batches=fitness.max_val_batches)
+
+
+def default_target_mj(evaluator: Evaluator, space: SearchSpace) -> float:
+    """F_AEB's default target: the energy (mJ per inference) of ``space.largest()`` as
+    ``evaluator`` measures it. Raises if that evaluation failed."""
+    result = evaluator.evaluate([space.largest()])[0]
+    if not result.ok or not (math.isfinite(result.energy_mj) and result.energy_mj > 0):
+        raise RuntimeError(f"could not measure the energy of the largest subnet: {result.reason or result.energy_mj}")
+    return float(result.energy_mj)

@@ -1,0 +1,141 @@
+"""``autosnn run CONFIG.yaml`` (the whole pipeline) and ``autosnn search RUN_DIR``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autosnn.campaign import Campaign
+from autosnn.errors import ConfigError, RunDirError
+from autosnn.run_folder import RunFolder
+
+__all__ = ["add_commands", "run_pipeline"]
+
+_PIPELINE = ("train the supernet (or reuse the one in the folder; skipped in training-free mode), search "
+             "(NSGA-II + ESNN, random or ga-aeb, as the campaign says), write pareto.csv, pareto.png, report.html "
+             "and history.csv, and export the pick to exports/<id>/.")
+_RESUME = ("Every file is written atomically and the search state is saved after every generation: after an "
+           "interruption (Ctrl-C, kill -9) run the same command again and it continues from the last finished "
+           "generation, evaluating nothing twice; a finished campaign is left as it is.")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="run a whole campaign: supernet, search, Pareto front, export",
+        description=f"Run the campaign CONFIG.yaml end to end in a run folder: {_PIPELINE} {_RESUME}",
+        epilog="Example: autosnn run configs/demo.yaml  (the embedded digits demo, a few minutes on a laptop CPU); "
+               "then: autosnn pareto runs/demo")
+    p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
+    p.add_argument("--seed", type=int, help="override the campaign's seed (a new seed needs a new run folder)")
+    _common(p)
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser(
+        "search", help="continue or extend the search of a run folder",
+        description="Continue the search of an existing run folder (made by 'autosnn run'), with the campaign "
+                    "saved in it, then rewrite the Pareto front, reports and export. --generations N extends a "
+                    f"finished search to N generations in all (generation 1 is the initial population). {_RESUME}",
+        epilog="Example: autosnn search runs/demo --generations 12")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder holding campaign.yaml")
+    p.add_argument("--generations", type=_positive_int, help="total number of generations to reach")
+    _common(p)
+    p.set_defaults(handler=_search)
+
+
+def _complete(folder: RunFolder, campaign: Campaign) -> bool:
+    """Search finished, reports written and the pick exported."""
+    from autosnn.search.state import StateStore
+
+    gens = StateStore(folder.search_state).generations()
+    exported = folder.exports.is_dir() and any(p.is_dir() for p in folder.exports.iterdir())
+    return (bool(gens) and gens[-1] >= campaign.search.generations and folder.pareto_csv.is_file()
+            and folder.report_html.is_file() and exported)
+
+
+def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto", progress: bool = True) -> int:
+    """Supernet -> search -> reports -> export in ``folder`` (already prepared), resuming
+    whatever is there; prints a short summary."""
+    import torch
+
+    from autosnn.device import select_device
+    from autosnn.export import export_subnet
+    from autosnn.fitness import build_evaluator, default_target_mj
+    from autosnn.report import write_reports
+    from autosnn.search.search import REFERENCE_FACTOR, Search
+    from autosnn.search.state import StateStore
+    from autosnn.supernet.commands import campaign_data, ensure_supernet
+
+    if _complete(folder, campaign):
+        print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
+              f"(autosnn search {folder.path} --generations N extends it)")
+        _print_files(folder)
+        return 0
+    space = campaign.resolve_space()
+    torch.manual_seed(campaign.seed)
+    dev = select_device(device)
+    data = campaign_data(campaign, space)
+    supernet = None
+    if campaign.fitness.mode != "training-free":
+        supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)
+    evaluator = build_evaluator(campaign, space, supernet, data, dev)
+    try:
+        target = reference = None
+        if StateStore(folder.search_state).load_meta() is None:
+            largest = default_target_mj(evaluator, space)
+            target, reference = largest, REFERENCE_FACTOR * largest
+        result = Search(campaign, space, evaluator, folder.path, target_mj=target, reference_energy_mj=reference,
+                        progress=progress).run()
+    finally:
+        evaluator.close()
+    write_reports(folder.path)
+    export = export_subnet(folder.path, campaign.export.pick)
+    n_ok = int((result.evaluations["status"] == "ok").sum())
+    print(f"search: {result.generations} generations, {len(result.evaluations)} evaluations ({n_ok} ok, "
+          f"{result.new_evaluations} new), hypervolume {result.hypervolume:.4f}, front of {len(result.front)}")
+    print(f"pick ({campaign.export.pick}): {export}")
+    _print_files(folder)
+    return 0
+
+
+def _print_files(folder: RunFolder) -> None:
+    print(f"files: {folder.pareto_csv}, {folder.pareto_png}, {folder.report_html}, {folder.evaluations}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from autosnn.supernet.commands import load_campaign
+
+    campaign = load_campaign(args.config, args.seed)
+    campaign.resolve_space()  # a bad space fails before anything is written
+    folder = RunFolder(args.out or Path("runs") / campaign.name)
+    folder.prepare(campaign)
+    return run_pipeline(campaign, folder, device=args.device, progress=not args.no_progress)
+
+
+def _search(args: argparse.Namespace) -> int:
+    folder = RunFolder(args.run_dir)
+    if not folder.path.is_dir():
+        raise RunDirError(f"{folder.path}: no such run folder")
+    campaign = folder.load_campaign()
+    if args.generations is not None:
+        if args.generations < 1:
+            raise ConfigError(f"--generations must be >= 1, got {args.generations}")
+        campaign.search.generations = args.generations
+    campaign.resolve_space()
+    folder.prepare(campaign)
+    return run_pipeline(campaign, folder, device=args.device, progress=not args.no_progress)

@@ -1,0 +1,27 @@
+"""Which genes of a genome an operator may touch (shared by the operator modules)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from autosnn.search_spaces.space import GLOBAL_FIELDS, SearchSpace
+from autosnn.search_spaces.subnet_config import BLOCK_FIELDS
+
+__all__ = ["active_genes", "seed_python_random"]
+
+
+def active_genes(space: SearchSpace, genome: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
+    """Indices of the genes of ``fields`` that are active in ``genome`` (global genes always,
+    block genes only for blocks below the genome's depth)."""
+    depth = space.choices["depth"][int(genome[0])]
+    limit = len(GLOBAL_FIELDS) + depth * len(BLOCK_FIELDS)
+    idx = space.genes_of(*fields)
+    return idx[idx < limit]
+
+
+def seed_python_random(random_state: np.random.Generator) -> None:
+    """DEAP draws from Python's global :mod:`random`; seed it from pymoo's generator so
+    that a run is reproduced exactly by the same seed (DESIGN.md, Known pitfalls)."""
+    random.seed(int(random_state.integers(0, 2**63 - 1)))

@@ -1,0 +1,82 @@
+"""``autosnn run`` / ``autosnn search``: bad input is one line and exit 2 with the run
+folder untouched; the whole pipeline on a tiny campaign (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from autosnn.cli import main
+from autosnn.campaign import Campaign
+from autosnn.run_folder import RunFolder
+
+TINY = """name: tiny
+seed: 0
+space: digits-tiny
+data: {name: digits, batch_size: 64}
+supernet: {epochs: 1}
+fitness: {max_val_batches: 2}
+search: {population: 4, generations: 2}
+"""
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name: x\nsearch: {population: 4\n", "not valid YAML"),
+    ("name: x\nsearch: {populaton: 4}\n", "unknown key 'search.populaton'"),
+    ("name: x\nsearch: {population: many}\n", "search.population must be an integer"),
+    ("name: x\nspace: broken.yaml\n", "dimensions"),
+    ("name: x\nseed: 1\n", "made by another campaign"),
+])
+def test_bad_input_is_one_line_exit_2_and_loses_nothing(tmp_path, capsys, monkeypatch, text, words):
+    monkeypatch.chdir(tmp_path)
+    Path("broken.yaml").write_text("name: b\nfixed: {in_channels: 1, image_size: 16, num_classes: 10, patch_size: 4}\n"
+                                   "dimensions: {depth: [1]}\n")
+    run_dir = tmp_path / "runs" / "x"
+    RunFolder(run_dir).prepare(Campaign.from_dict({"name": "x"}))
+    (run_dir / "evaluations.parquet").write_bytes(b"precious")
+    before = _snapshot(run_dir)
+    Path("c.yaml").write_text(text)
+    capsys.readouterr()
+    assert main(["run", "c.yaml", "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("autosnn: error:") and words in err, err
+    assert _snapshot(run_dir) == before
+
+
+def test_search_needs_a_run_folder(tmp_path, capsys):
+    assert main(["search", str(tmp_path / "nowhere")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["search", str(tmp_path / "empty")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_whole_pipeline_then_rerun_then_extend(tmp_path, capsys):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "search: 2 generations, 8 evaluations" in text and "pick (aeb)" in text
+    for name in ("campaign.yaml", "supernet.pt", "evaluations.parquet", "pareto.csv", "pareto.png", "report.html",
+                 "history.csv", "search_state/gen_0002.json"):
+        assert (out / name).is_file(), name
+    df = pd.read_parquet(out / "evaluations.parquet")
+    assert len(df) == 8 and df["id"].is_unique and (df["status"] == "ok").all()
+    assert df["accuracy"].between(0, 1).all() and (df["energy_mj"] > 0).all()
+    exports = [p for p in (out / "exports").iterdir() if p.is_dir()]
+    assert len(exports) == 1 and exports[0].name in set(df["id"])
+
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+    assert main(["search", str(out), "--generations", "3", "--no-progress"]) == 0
+    assert "3 generations, 12 evaluations (12 ok, 4 new)" in capsys.readouterr().out
+    assert len(pd.read_parquet(out / "evaluations.parquet")) == 12
