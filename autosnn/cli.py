@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"autosnn: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # e.g. `autosnn pareto RUN --format csv | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("autosnn: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

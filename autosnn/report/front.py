@@ -1,62 +1,50 @@
 """The Pareto front of a run's evaluations and the two picks on it.
 
-Objectives (DESIGN.md, Fitness): maximise ``accuracy``, minimise ``energy_mj``. Failed
-rows and rows with a missing metric take no part. ``F_AEB`` is recomputed from the
-campaign's ``fitness.aeb`` settings so every table of a run agrees with its campaign.
+Objectives (DESIGN.md, Fitness): maximise ``objective`` (the validation accuracy; the
+training-free score in ``fitness.mode: training-free``), minimise ``energy_mj``. Failed
+and infeasible rows (outside the campaign's constraints) take no part. ``F_AEB`` uses the
+target the search fixed (``search_state/search.json``), so the report agrees with the search.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["f_aeb", "ok_rows", "pareto_mask", "pareto_front", "pick_aeb", "pick_knee", "AEBTarget", "aeb_target"]
+from autosnn.fitness.aeb import f_aeb
+from autosnn.search.front import non_dominated
+from autosnn.search.state import StateStore
+
+__all__ = ["f_aeb", "VALUE", "ok_rows", "pareto_mask", "pareto_front", "pick_aeb", "pick_knee", "AEBTarget", "aeb_target"]
 
 
-def f_aeb(acc: float, energy_mj: float, target_mj: float, alpha: float = 0.07, beta: float = 0.07) -> float:
-    """``acc * (E / E_target) ** w`` with ``w = -alpha`` if ``E <= E_target`` else ``-beta``.
-
-    Uses :func:`autosnn.fitness.f_aeb` when that module provides it (one definition for
-    the whole package); this copy is the same formula."""
-    try:
-        from autosnn.fitness import f_aeb as shared  # type: ignore[attr-defined]
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return float(shared(acc, energy_mj, target_mj, alpha, beta))
-    if not (target_mj > 0) or not (energy_mj > 0):
-        return float("nan")
-    w = -alpha if energy_mj <= target_mj else -beta
-    return float(acc * (energy_mj / target_mj) ** w)
+#: The column the front maximises (``summarize`` fills it from ``accuracy`` for tables
+#: written without it).
+VALUE = "objective"
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows that count: status ``ok`` (or no status column) and finite accuracy and energy."""
+    """Rows that count: status ``ok``, feasible (when the table says) and finite
+    objective and energy."""
     keep = np.ones(len(df), dtype=bool)
     if "status" in df.columns:
         keep &= (df["status"].fillna("ok").astype(str) == "ok").to_numpy()
-    for col in ("accuracy", "energy_mj"):
+    if "feasible" in df.columns:
+        keep &= df["feasible"].fillna(True).astype(bool).to_numpy()
+    for col in (VALUE, "energy_mj"):
         keep &= np.isfinite(pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float))
     return df[keep]
 
 
-def pareto_mask(accuracy: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    """``True`` for points no other point dominates (higher-or-equal accuracy and
+def pareto_mask(value: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """``True`` for points no other point dominates (higher-or-equal value and
     lower-or-equal energy, strictly better in one). Equal points are all kept."""
-    acc = np.asarray(accuracy, dtype=float)
-    en = np.asarray(energy, dtype=float)
-    n = len(acc)
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        better_or_equal = (acc >= acc[i]) & (en <= en[i])
-        strictly = (acc > acc[i]) | (en < en[i])
-        if np.any(better_or_equal & strictly):
-            mask[i] = False
-    return mask
+    return non_dominated(np.stack([-np.asarray(value, dtype=float), np.asarray(energy, dtype=float)], axis=1))
 
 
 def pareto_front(df: pd.DataFrame, *, energy_max: float | None = None, acc_min: float | None = None) -> pd.DataFrame:
@@ -66,12 +54,12 @@ def pareto_front(df: pd.DataFrame, *, energy_max: float | None = None, acc_min: 
     if energy_max is not None:
         rows = rows[rows["energy_mj"].astype(float) <= energy_max]
     if acc_min is not None:
-        rows = rows[rows["accuracy"].astype(float) >= acc_min]
+        rows = rows[rows[VALUE].astype(float) >= acc_min]
     if rows.empty:
         return rows.copy()
-    mask = pareto_mask(rows["accuracy"].to_numpy(float), rows["energy_mj"].to_numpy(float))
+    mask = pareto_mask(rows[VALUE].to_numpy(float), rows["energy_mj"].to_numpy(float))
     front = rows[mask].copy()
-    return front.sort_values(["energy_mj", "accuracy"], ascending=[True, False], kind="stable")
+    return front.sort_values(["energy_mj", VALUE], ascending=[True, False], kind="stable")
 
 
 @dataclass(frozen=True)
@@ -81,18 +69,22 @@ class AEBTarget:
     target_mj: float
     alpha: float
     beta: float
-    source: str  # "campaign" | "largest subnet" | "max energy in the table"
+    source: str  # "campaign" | "search" | "largest subnet" | "max energy in the table"
 
     def describe(self) -> str:
         return f"F_AEB target {self.target_mj:.6g} mJ ({self.source}), alpha {self.alpha:g}, beta {self.beta:g}"
 
 
-def aeb_target(df: pd.DataFrame, campaign: Any, space: Any) -> AEBTarget:
-    """The campaign's ``fitness.aeb`` settings; a null ``target_mj`` becomes the energy of
-    the space's largest subnet when it was evaluated, else the largest energy in ``df``."""
+def aeb_target(df: pd.DataFrame, campaign: Any, space: Any, run_dir: Path | None = None) -> AEBTarget:
+    """The campaign's ``fitness.aeb`` settings; a null ``target_mj`` becomes the one the
+    search fixed (the energy of the space's largest subnet, in ``search_state/``), else
+    that subnet's row when it was evaluated, else the largest energy in ``df``."""
     aeb = campaign.fitness.aeb
     if aeb.target_mj is not None:
         return AEBTarget(float(aeb.target_mj), aeb.alpha, aeb.beta, "campaign")
+    meta = StateStore(Path(run_dir) / "search_state").load_meta() if run_dir is not None else None
+    if meta is not None and math.isfinite(meta.target_mj):
+        return AEBTarget(float(meta.target_mj), aeb.alpha, aeb.beta, "energy of the largest subnet")
     rows = ok_rows(df)
     if "config" in rows.columns and len(rows):
         largest = space.largest().to_json()
@@ -107,19 +99,19 @@ def aeb_target(df: pd.DataFrame, campaign: Any, space: Any) -> AEBTarget:
 
 def with_f_aeb(df: pd.DataFrame, target: AEBTarget) -> pd.DataFrame:
     out = df.copy()
-    out["f_aeb"] = [f_aeb(float(a), float(e), target.target_mj, target.alpha, target.beta)
-                    for a, e in zip(out["accuracy"], out["energy_mj"])]
+    out["f_aeb"] = f_aeb(out[VALUE].to_numpy(float), out["energy_mj"].to_numpy(float),
+                         target.target_mj, target.alpha, target.beta)
     return out
 
 
 def pick_aeb(front: pd.DataFrame, target: AEBTarget | None = None) -> str | None:
-    """Id of the row with the highest F_AEB (ties: higher accuracy, then lower energy).
+    """Id of the row with the highest F_AEB (ties: higher objective, then lower energy).
     ``front`` must carry an ``f_aeb`` column unless ``target`` is given."""
     if front.empty:
         return None
     rows = with_f_aeb(front, target) if target is not None else front
     order = rows.assign(_f=rows["f_aeb"].astype(float).fillna(-math.inf), _e=-rows["energy_mj"].astype(float))
-    order = order.sort_values(["_f", "accuracy", "_e"], ascending=False, kind="stable")
+    order = order.sort_values(["_f", VALUE, "_e"], ascending=False, kind="stable")
     return str(order["id"].iloc[0])
 
 
@@ -134,9 +126,9 @@ def pick_knee(front: pd.DataFrame) -> str | None:
     if len(rows) <= 2:
         if "f_aeb" in rows.columns:
             return pick_aeb(rows)
-        return str(rows.sort_values("accuracy", ascending=False, kind="stable")["id"].iloc[0])
+        return str(rows.sort_values(VALUE, ascending=False, kind="stable")["id"].iloc[0])
     e = rows["energy_mj"].to_numpy(float)
-    a = rows["accuracy"].to_numpy(float)
+    a = rows[VALUE].to_numpy(float)
     span_e = e.max() - e.min() or 1.0
     span_a = a.max() - a.min() or 1.0
     x, y = (e - e.min()) / span_e, (a - a.min()) / span_a

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from autosnn.report.front import ok_rows
+from autosnn.report.front import VALUE, ok_rows
 from autosnn.report.summary import RunSummary
 
 __all__ = ["PLOT_SIZE", "pareto_png"]
@@ -29,7 +29,7 @@ def pareto_png(summary: RunSummary) -> bytes:
     ax = fig.add_subplot(1, 1, 1)
     rows = ok_rows(summary.evaluations)
     energy = rows["energy_mj"].to_numpy(float)
-    acc = rows["accuracy"].to_numpy(float)
+    acc = rows[VALUE].to_numpy(float)
     if "generation" in rows.columns:
         gen = rows["generation"].to_numpy(float)
         gen = np.where(np.isfinite(gen), gen, 0)
@@ -49,20 +49,21 @@ def pareto_png(summary: RunSummary) -> bytes:
         cbar.update_ticks()
     front = summary.front.sort_values("energy_mj", kind="stable")
     if len(front):
-        ax.plot(front["energy_mj"].astype(float), front["accuracy"].astype(float), drawstyle="steps-post",
+        ax.plot(front["energy_mj"].astype(float), front[VALUE].astype(float), drawstyle="steps-post",
                 color="tab:blue", lw=1.6, zorder=3, label="Pareto front")
-        ax.scatter(front["energy_mj"].astype(float), front["accuracy"].astype(float), color="tab:blue", s=30, zorder=4)
+        ax.scatter(front["energy_mj"].astype(float), front[VALUE].astype(float), color="tab:blue", s=30, zorder=4)
     for cid, style, label in ((summary.knee, dict(marker="D", color="tab:green", s=90), "knee"),
                               (summary.pick, dict(marker="*", color="tab:red", s=260), "F_AEB pick")):
         if cid is None:
             continue
         r = summary.row(cid)
-        ax.scatter([float(r["energy_mj"])], [float(r["accuracy"])], zorder=5, edgecolors="black", linewidths=0.6,
+        ax.scatter([float(r["energy_mj"])], [float(r[VALUE])], zorder=5, edgecolors="black", linewidths=0.6,
                    label=f"{label} ({cid})", **style)
     if len(rows) and energy.min() > 0 and energy.max() / energy.min() > 30:
         ax.set_xscale("log")
     ax.set_xlabel("energy per inference (mJ, one sample, all T steps)")
-    ax.set_ylabel("validation accuracy (fraction)")
+    ax.set_ylabel("validation accuracy (fraction)" if summary.value_label == "accuracy"
+                  else "training-free score (FLOPs proxy, fraction of the largest subnet)")
     filters = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in summary.filters.items())
     ax.set_title(f"{summary.campaign.name}: {summary.n_ok} evaluations, {len(summary.front)} non-dominated"
                  + (f" ({filters})" if filters else ""))

@@ -11,7 +11,7 @@ import pandas as pd
 
 from autosnn.campaign import Campaign
 from autosnn.errors import RunDirError
-from autosnn.report.front import AEBTarget, aeb_target, ok_rows, pareto_front, pick_aeb, pick_knee, with_f_aeb
+from autosnn.report.front import VALUE, AEBTarget, aeb_target, ok_rows, pareto_front, pick_aeb, pick_knee, with_f_aeb
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.subnet_config import SubnetConfig
 
@@ -63,6 +63,11 @@ class RunSummary:
     filters: dict[str, float] = field(default_factory=dict)
 
     @property
+    def value_label(self) -> str:
+        """What the front maximises, for headers and axes."""
+        return "score" if self.campaign.fitness.mode == "training-free" else "accuracy"
+
+    @property
     def n_ok(self) -> int:
         return len(ok_rows(self.evaluations))
 
@@ -81,11 +86,13 @@ def summarize(run_dir: str | Path, *, energy_max: float | None = None, acc_min: 
     campaign = RunFolder(path).load_campaign()
     space = campaign.resolve_space()
     df = load_evaluations(path)
-    target = aeb_target(df, campaign, space)
+    if VALUE not in df.columns:  # a table written before the search recorded its objective
+        df = df.assign(**{VALUE: df["accuracy"]})
+    target = aeb_target(df, campaign, space, path)
     df = with_f_aeb(df, target)
     front = pareto_front(df, energy_max=energy_max, acc_min=acc_min)
     front = front.assign(_e=-front["energy_mj"].astype(float)).sort_values(
-        ["f_aeb", "accuracy", "_e"], ascending=False, kind="stable").drop(columns="_e")
+        ["f_aeb", VALUE, "_e"], ascending=False, kind="stable").drop(columns="_e")
     front.insert(0, "rank", range(1, len(front) + 1))
     front["arch"] = [SubnetConfig.from_json(c).arch_string for c in front["config"]]
     filters = {k: v for k, v in (("energy_max", energy_max), ("acc_min", acc_min)) if v is not None}

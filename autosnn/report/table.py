@@ -32,7 +32,7 @@ def table_records(summary: RunSummary, top: int | None = None) -> list[dict[str,
     out = []
     for _, r in rows.iterrows():
         rec: dict[str, Any] = {
-            "rank": int(r["rank"]), "id": str(r["id"]), "accuracy": _num(r["accuracy"]),
+            "rank": int(r["rank"]), "id": str(r["id"]), "accuracy": _num(r["accuracy"]), "objective": _num(r["objective"]),
             "energy_mj": _num(r["energy_mj"]), "macs": _num(r.get("macs")), "acs": _num(r.get("acs")),
             "params": int(_num(r.get("params"))) if math.isfinite(_num(r.get("params"))) else None,
             "time_steps": int(_num(r.get("time_steps"))) if math.isfinite(_num(r.get("time_steps"))) else None,
@@ -49,7 +49,7 @@ def table_records(summary: RunSummary, top: int | None = None) -> list[dict[str,
 def _fmt(key: str, v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
-    if key == "accuracy":
+    if key in ("accuracy", "objective"):
         return f"{v:.4f}"
     if key == "energy_mj":
         return f"{v:.4g}"
@@ -72,11 +72,13 @@ def _si(v: float) -> str:
 def render_table(summary: RunSummary, top: int | None = None) -> str:
     """A fixed-width table of the front; the F_AEB pick is marked ``*``, the knee ``k``."""
     records = table_records(summary, top)
-    heads = [h for _, h in TABLE_COLUMNS]
+    columns = [(("objective", "score") if k == "accuracy" and summary.value_label == "score" else (k, h))
+               for k, h in TABLE_COLUMNS]
+    heads = [h for _, h in columns]
     body = []
     for rec in records:
         mark = ("*" if rec["pick"] else " ") + ("k" if rec["knee"] else " ")
-        body.append([mark] + [_fmt(k, rec[k]) for k, _ in TABLE_COLUMNS])
+        body.append([mark] + [_fmt(k, rec[k]) for k, _ in columns])
     widths = [2] + [max([len(h)] + [len(row[i + 1]) for row in body]) for i, h in enumerate(heads)]
     left = {"id", "architecture"}
     def line(cells: list[str]) -> str:
@@ -90,7 +92,9 @@ def render_table(summary: RunSummary, top: int | None = None) -> str:
     lines.append(f"{shown} non-dominated of {summary.n_ok} evaluated"
                  + (f" ({summary.n_failed} failed)" if summary.n_failed else "") + filters)
     lines.append(f"* F_AEB pick: {summary.pick or '-'}    k knee: {summary.knee or '-'}    {summary.target.describe()}")
-    lines.append("accuracy on the validation split; energy per inference of one sample over all T steps")
+    lines.append(("accuracy on the validation split" if summary.value_label == "accuracy" else
+                  "score: training-free FLOPs proxy (no accuracy measured)")
+                 + "; energy per inference of one sample over all T steps")
     return "\n".join(lines)
 
 

@@ -79,7 +79,7 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
     from autosnn.report import write_reports
     from autosnn.search.search import REFERENCE_FACTOR, Search
     from autosnn.search.state import StateStore
-    from autosnn.supernet.commands import campaign_data, ensure_supernet
+    from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extremes
 
     if _complete(folder, campaign):
         print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
@@ -93,6 +93,7 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
     supernet = None
     if campaign.fitness.mode != "training-free":
         supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)
+        print_extremes(supernet, space, data, dev)
     evaluator = build_evaluator(campaign, space, supernet, data, dev)
     try:
         target = reference = None

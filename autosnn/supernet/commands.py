@@ -15,7 +15,7 @@ from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import accuracy, train_supernet
 
-__all__ = ["add_commands", "load_campaign", "campaign_data", "ensure_supernet"]
+__all__ = ["add_commands", "load_campaign", "campaign_data", "ensure_supernet", "print_extremes"]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -60,9 +60,14 @@ def _train(args: argparse.Namespace) -> int:
     folder.prepare(campaign)
     device = select_device(args.device)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
+    print_extremes(supernet, space, data, device)
+    print(f"supernet: {folder.supernet}")
+    return 0
+
+
+def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataSplits, device: torch.device) -> None:
+    """Print the validation accuracy of the space's largest and smallest subnets."""
     val = data.loader("val", 256)
     for label, cfg in (("largest", space.largest()), ("smallest", space.smallest())):
         supernet.set_config(cfg)
-        print(f"{label:<8} {cfg}  val accuracy {accuracy(supernet, val, device):.4f}")
-    print(f"supernet: {folder.supernet}")
-    return 0
+        print(f"{label:<8} subnet {cfg}: validation accuracy {accuracy(supernet, val, device):.4f}")
