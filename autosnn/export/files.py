@@ -156,7 +156,7 @@ def _recorded_row(row: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if key in ("genome", "rank", "arch"):
+        if key in ("genome", "rank", "arch", "neurons"):
             continue
         if key == "config":
             value = json.loads(value)

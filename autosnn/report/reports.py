@@ -16,7 +16,7 @@ __all__ = ["write_reports", "pareto_csv"]
 def pareto_csv(summary: RunSummary) -> str:
     """The non-dominated rows with the evaluations table's columns (no genome), rank order;
     ``f_aeb`` is the value under the campaign's F_AEB settings."""
-    drop = [c for c in ("genome", "rank", "arch") if c in summary.front.columns]
+    drop = [c for c in ("genome", "rank", "arch", "neurons") if c in summary.front.columns]
     columns = [c for c in summary.evaluations.columns if c != "genome"]
     front = summary.front.drop(columns=drop)
     return front[[c for c in columns if c in front.columns]].to_csv(index=False)

@@ -94,7 +94,9 @@ def summarize(run_dir: str | Path, *, energy_max: float | None = None, acc_min: 
     front = front.assign(_e=-front["energy_mj"].astype(float)).sort_values(
         ["f_aeb", VALUE, "_e"], ascending=False, kind="stable").drop(columns="_e")
     front.insert(0, "rank", range(1, len(front) + 1))
-    front["arch"] = [SubnetConfig.from_json(c).arch_string for c in front["config"]]
+    configs = [SubnetConfig.from_json(c) for c in front["config"]]
+    front["arch"] = [c.arch_string for c in configs]
+    front["neurons"] = [c.threshold_tau_string for c in configs]
     filters = {k: v for k, v in (("energy_max", energy_max), ("acc_min", acc_min)) if v is not None}
     return RunSummary(path=path, campaign=campaign, space=space, evaluations=df, front=front.reset_index(drop=True),
                       target=target, pick=pick_aeb(front), knee=pick_knee(front), filters=filters)

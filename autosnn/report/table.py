@@ -16,6 +16,7 @@ __all__ = ["TABLE_COLUMNS", "table_records", "render_table", "render_csv", "rend
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rank", "rank"), ("id", "id"), ("accuracy", "accuracy"), ("energy_mj", "energy mJ"), ("macs", "MACs"),
     ("acs", "ACs"), ("params", "params"), ("time_steps", "T"), ("f_aeb", "F_AEB"), ("arch", "architecture"),
+    ("neurons", "neurons (ESNN)"),
 )
 
 
@@ -36,7 +37,7 @@ def table_records(summary: RunSummary, top: int | None = None) -> list[dict[str,
             "energy_mj": _num(r["energy_mj"]), "macs": _num(r.get("macs")), "acs": _num(r.get("acs")),
             "params": int(_num(r.get("params"))) if math.isfinite(_num(r.get("params"))) else None,
             "time_steps": int(_num(r.get("time_steps"))) if math.isfinite(_num(r.get("time_steps"))) else None,
-            "f_aeb": _num(r["f_aeb"]), "arch": str(r["arch"]),
+            "f_aeb": _num(r["f_aeb"]), "arch": str(r["arch"]), "neurons": str(r["neurons"]),
             "pick": str(r["id"]) == summary.pick, "knee": str(r["id"]) == summary.knee,
         }
         if "generation" in r.index and math.isfinite(_num(r["generation"])):
@@ -80,7 +81,7 @@ def render_table(summary: RunSummary, top: int | None = None) -> str:
         mark = ("*" if rec["pick"] else " ") + ("k" if rec["knee"] else " ")
         body.append([mark] + [_fmt(k, rec[k]) for k, _ in columns])
     widths = [2] + [max([len(h)] + [len(row[i + 1]) for row in body]) for i, h in enumerate(heads)]
-    left = {"id", "architecture"}
+    left = {"id", "architecture", "neurons (ESNN)"}
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if (i == 0 or heads[i - 1] in left) else c.rjust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()

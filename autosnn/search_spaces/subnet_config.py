@@ -81,9 +81,14 @@ class SubnetConfig:
     @property
     def neuron_string(self) -> str:
         """Neuron genes in short form, e.g. ``T4-th[1,1.2]-tau[2,2]``."""
+        return f"T{self.time_steps}-{self.threshold_tau_string}"
+
+    @property
+    def threshold_tau_string(self) -> str:
+        """Per-block thresholds and time constants, e.g. ``th[1,1.2]-tau[2,2]``."""
         th = ",".join(_fmt(v) for v in self.v_threshold)
         tau = ",".join(_fmt(v) for v in self.tau)
-        return f"T{self.time_steps}-th[{th}]-tau[{tau}]"
+        return f"th[{th}]-tau[{tau}]"
 
     def __str__(self) -> str:
         return f"{self.arch_string}-{self.neuron_string}"
