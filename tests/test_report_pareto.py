@@ -239,7 +239,7 @@ def test_cli_pareto_formats_and_filters(tiny_run, capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split() == ["rank", "id", "accuracy", "energy", "mJ", "MACs", "ACs", "params", "T", "F_AEB",
-                                "architecture"]
+                                "architecture", "neurons", "(ESNN)"]
     pick_line = next(line for line in lines if s.pick in line)
     assert pick_line.lstrip().startswith("*")
     assert s.front.loc[s.front["id"] == s.pick, "arch"].iloc[0] in pick_line
