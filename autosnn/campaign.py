@@ -18,6 +18,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 import yaml
 
 from autosnn.errors import ConfigError
+from autosnn.yaml_file import read_yaml
 
 __all__ = [
     "Campaign", "DataConfig", "SupernetTrainingConfig", "EnergyConfig", "AEBConfig", "FitnessConfig",
@@ -132,16 +133,7 @@ class Campaign:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Campaign":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"campaign file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_yaml(path, "campaign file"), source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

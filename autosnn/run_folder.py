@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from autosnn.atomic import write_text
 from autosnn.campaign import Campaign

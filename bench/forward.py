@@ -8,7 +8,6 @@ on the same inputs, as ratios to spikingjelly. Writes bench/results/forward.json
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
+
+from autosnn.campaign import Campaign, DataConfig, SearchConfig, SupernetTrainingConfig
+from autosnn.cli import main
+from autosnn.fitness.result import EvalResult
+from autosnn.run_folder import RunFolder
 
 torch.set_num_threads(int(os.environ.get("AUTOSNN_TEST_THREADS", "1")))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def space():
+    """The digits-tiny space (test modules may define their own ``space``)."""
+    from autosnn.search_spaces import SearchSpace
+
+    return SearchSpace.builtin("digits-tiny")
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The embedded digits at the digits-tiny input size (16x16)."""
+    from autosnn.data import load_data
+
+    return load_data("digits", image_size=16)
+
+
+@pytest.fixture(scope="session")
 def firing():
     """Make a model's neurons fire in eval mode: random BatchNorm affine and statistics
     (at initialisation almost nothing spikes, which proves nothing)."""
@@ -27,3 +52,58 @@ def firing():
         return model.eval()
 
     return apply
+
+
+_RUN: dict[str, Path] = {}
+
+
+def build_tiny_run(root: Path) -> Path:
+    """A run folder: a 3-epoch digits-tiny supernet, 8 real evaluations over 3 generations
+    (the largest subnet among them) and one failed row, and a history.csv."""
+    from autosnn.fitness import EnergyCosts, LocalEvaluator
+    from autosnn.supernet.commands import campaign_data
+    from autosnn.supernet.training import train_supernet
+
+    campaign = Campaign(name="tiny", seed=0, space="digits-tiny", data=DataConfig(batch_size=32),
+                        supernet=SupernetTrainingConfig(epochs=3, warmup_epochs=0, amp=False, lr=3e-3),
+                        search=SearchConfig(population=4, generations=3))
+    folder = RunFolder(root)
+    folder.prepare(campaign)
+    space = campaign.resolve_space()
+    data = campaign_data(campaign, space)
+    cpu = torch.device("cpu")
+    supernet = train_supernet(space, data, campaign.supernet, batch_size=32, seed=0, checkpoint=folder.supernet,
+                              device=cpu, progress=False, log=lambda s: None)
+    rng = np.random.default_rng(1)
+    configs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(6)]
+    evaluator = LocalEvaluator(supernet, data, costs=EnergyCosts.from_config(campaign.fitness.energy), device=cpu)
+    rows = []
+    for i, result in enumerate(evaluator.evaluate(configs)):
+        row = result.to_row()
+        row.update(genome=json.dumps(space.encode(result.config).tolist()), generation=i // 3, f_aeb=float("nan"))
+        rows.append(row)
+    bad = EvalResult.failed(space.sample(np.random.default_rng(99)), "worker died twice").to_row()
+    bad.update(genome="[]", generation=2, f_aeb=float("nan"))
+    rows.append(bad)
+    pd.DataFrame(rows).to_parquet(folder.evaluations, index=False)
+    pd.DataFrame({"generation": [0, 1, 2], "evaluations": [3, 6, 9], "hypervolume": [0.01, 0.02, 0.025]}).to_csv(
+        folder.history_csv, index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """Built once per session, shared by the report and export tests."""
+    if "run" not in _RUN:
+        _RUN["run"] = build_tiny_run(tmp_path_factory.mktemp("tiny") / "run")
+    return _RUN["run"]
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """``autosnn ARGS`` in process: (exit status, stdout, stderr)."""
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -51,21 +51,6 @@ def setting(firing):
     return campaign, space, supernet, data, configs
 
 
-@pytest.fixture(scope="module")
-def firing():  # module-scoped twin of conftest's `firing` (random BN so neurons spike)
-    def apply(model, seed=1):
-        g = torch.Generator().manual_seed(seed)
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                n = m.num_features
-                m.weight.data = torch.rand(n, generator=g) * 2 + 0.5
-                m.bias.data = torch.randn(n, generator=g) * 0.5 + 0.3
-                m.running_mean.data = torch.randn(n, generator=g) * 0.01
-                m.running_var.data = torch.rand(n, generator=g) * 0.01 + 0.005
-        return model.eval()
-    return apply
-
-
 def test_ray_results_equal_local_evaluator(local_ray, setting):
     campaign, space, supernet, data, configs = setting
     local_campaign = _campaign(kind="local")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import pickle
 import shutil
 
 import pytest
@@ -17,7 +16,7 @@ from autosnn.export.files import MODEL_FILE, write_export
 from autosnn.report import summarize
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import Spikformer, SpikformerSupernet
-from test_report_pareto import run_cli, tiny_run  # noqa: F401  (the shared session fixture)
+from conftest import run_cli
 
 
 class _Evil:

@@ -10,23 +10,12 @@ import torch
 
 import autosnn.distributed
 from autosnn.campaign import Campaign
-from autosnn.data import load_data
 from autosnn.fitness import (EnergyCosts, EvalResult, LocalEvaluator, TrainingFreeEvaluator, build_evaluator,
                              default_target_mj, measure_energy)
 from autosnn.fitness.sj_reference import excite
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import SpikformerSupernet
 from autosnn.supernet.training import accuracy
-
-
-@pytest.fixture(scope="module")
-def space():
-    return SearchSpace.builtin("digits-tiny")
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_data("digits", image_size=16)
 
 
 @pytest.fixture

@@ -11,21 +11,10 @@ from scipy.stats import kendalltau
 from torch.utils.flop_counter import FlopCounterMode
 
 from autosnn.campaign import SupernetTrainingConfig
-from autosnn.data import load_data
 from autosnn.fitness import TrainingFreeEvaluator, ann_macs, flops_proxy
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import Spikformer
 from autosnn.supernet.training import accuracy, fit
-
-
-@pytest.fixture(scope="module")
-def space():
-    return SearchSpace.builtin("digits-tiny")
-
-
-@pytest.fixture(scope="module")
-def data():
-    return load_data("digits", image_size=16)
 
 
 @pytest.mark.parametrize("space_name", ["digits-tiny", "spikformer-cifar10"])

@@ -9,7 +9,6 @@ import torch
 from autosnn import SearchSpace
 from autosnn.campaign import Campaign, SupernetTrainingConfig
 from autosnn.cli import main
-from autosnn.data import load_data
 from autosnn.errors import CheckpointError
 from autosnn.supernet import training
 from autosnn.supernet.training import load_supernet, train_supernet
@@ -19,13 +18,13 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return load_data("digits", image_size=16)
+def digits(data):
+    return data
 
 
 def _train(digits, ckpt, epochs=2, sampling="uniform", seed=0):
     cfg = SupernetTrainingConfig(epochs=epochs, lr=2e-3, warmup_epochs=1, sampling=sampling)
-    return train_supernet(SPACE, digits, cfg, batch_size=128, seed=seed, checkpoint=ckpt, device=CPU, progress=False,
+    return train_supernet(SPACE, digits, cfg, batch_size=256, seed=seed, checkpoint=ckpt, device=CPU, progress=False,
                           log=lambda s: None)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import struct
 import subprocess
 import sys
@@ -13,64 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from autosnn.campaign import Campaign, DataConfig, SearchConfig, SupernetTrainingConfig
 from autosnn.cli import main
-from autosnn.fitness.result import EvalResult
 from autosnn.report import (PLOT_SIZE, f_aeb, pareto_front, pareto_mask, pick_aeb, pick_knee, summarize,
                             write_reports)
-from autosnn.run_folder import RunFolder
-
-_RUN: dict[str, Path] = {}
-
-
-def build_tiny_run(root: Path) -> Path:
-    """A run folder: a 3-epoch digits-tiny supernet, 8 real evaluations over 3 generations
-    (the largest subnet among them) and one failed row, and a history.csv."""
-    from autosnn.fitness.energy import EnergyCosts, measure_energy
-    from autosnn.supernet.commands import campaign_data
-    from autosnn.supernet.training import accuracy, train_supernet
-
-    campaign = Campaign(name="tiny", seed=0, space="digits-tiny", data=DataConfig(batch_size=32),
-                        supernet=SupernetTrainingConfig(epochs=3, warmup_epochs=0, amp=False, lr=3e-3),
-                        search=SearchConfig(population=4, generations=3))
-    folder = RunFolder(root)
-    folder.prepare(campaign)
-    space = campaign.resolve_space()
-    data = campaign_data(campaign, space)
-    cpu = torch.device("cpu")
-    supernet = train_supernet(space, data, campaign.supernet, batch_size=32, seed=0, checkpoint=folder.supernet,
-                              device=cpu, progress=False, log=lambda s: None)
-    rng = np.random.default_rng(1)
-    configs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(6)]
-    val = data.loader("val", 32)
-    rows = []
-    for i, cfg in enumerate(configs):
-        supernet.set_config(cfg)
-        acc = accuracy(supernet, val, cpu)
-        rep = measure_energy(supernet, [x for x, _ in val], EnergyCosts.from_config(campaign.fitness.energy))
-        row = EvalResult(config=cfg, accuracy=acc, energy_mj=rep.energy_mj, macs=rep.macs, acs=rep.acs,
-                         params=supernet.num_parameters(cfg), firing_rates=rep.firing_rates,
-                         layers=rep.layer_dicts(), seconds=0.5).to_row()
-        row.update(genome=json.dumps(space.encode(cfg).tolist()), generation=i // 3, f_aeb=float("nan"))
-        rows.append(row)
-    bad = EvalResult.failed(space.sample(np.random.default_rng(99)), "worker died twice").to_row()
-    bad.update(genome="[]", generation=2, f_aeb=float("nan"))
-    rows.append(bad)
-    pd.DataFrame(rows).to_parquet(folder.evaluations, index=False)
-    pd.DataFrame({"generation": [0, 1, 2], "evaluations": [3, 6, 9], "hypervolume": [0.01, 0.02, 0.025]}).to_csv(
-        folder.history_csv, index=False)
-    return root
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """Built once per session, shared with test_export_*.py (which imports this fixture)."""
-    if "run" not in _RUN:
-        _RUN["run"] = build_tiny_run(tmp_path_factory.mktemp("tiny") / "run")
-    return _RUN["run"]
-
+from conftest import run_cli
 
 def _copy_run(src: Path, dst: Path, *, evaluations: bool = True) -> Path:
     dst.mkdir(parents=True)
@@ -262,16 +208,6 @@ def test_cli_pareto_formats_and_filters(tiny_run, capsys):
     assert main(["pareto", str(tiny_run), "--format", "json", "--acc-min", str(acc_min)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert all(r["accuracy"] >= acc_min for r in data["front"]) and len(data["front"]) >= 1
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """``autosnn ARGS`` in process: (exit status, stdout, stderr)."""
-    try:
-        code = main(args)
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("args, needle", [

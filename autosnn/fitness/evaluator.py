@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-import torch.nn as nn
 from spikingjelly.activation_based import functional
 
 from autosnn.data.splits import DataSplits
 from autosnn.fitness.energy import EnergyCosts, EnergyMeter
-from autosnn.fitness.result import EvalResult, Evaluator
+from autosnn.fitness.result import EvalResult, Evaluator, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.recalibrate import bn_recalibrated
@@ -47,7 +46,7 @@ def failure_reason(exc: BaseException) -> str:
     return f"{kind}: {text}" if text and kind != text else kind
 
 
-class LocalEvaluator:
+class LocalEvaluator(InProcessEvaluator):
     """Evaluates subnets of ``supernet`` on ``data.val`` in this process (the default evaluator).
 
     ``batch_size``: validation (and recalibration) batch size; ``bn_recalibration_batches``:
@@ -72,15 +71,6 @@ class LocalEvaluator:
         self.bn_recalibration_batches = bn_recalibration_batches
         self.max_val_batches = max_val_batches
         self.worker = worker
-
-    # ------------------------------------------------------------- protocol
-    def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
-        """One result per config, in order; failures are results, never exceptions."""
-        return [self.evaluate_one(c) for c in configs]
-
-    def close(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
 
     # ------------------------------------------------------------- one candidate
     def evaluate_one(self, config: SubnetConfig) -> EvalResult:

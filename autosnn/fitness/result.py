@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import abc
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
+import torch
+
 from autosnn.search_spaces.subnet_config import SubnetConfig
 
-__all__ = ["EvalResult", "Evaluator"]
+__all__ = ["EvalResult", "Evaluator", "InProcessEvaluator"]
 
 
 @dataclass
@@ -74,3 +77,22 @@ class Evaluator(Protocol):
     def close(self) -> None:
         """Release workers and memory."""
         ...
+
+
+class InProcessEvaluator(abc.ABC):
+    """Base of the evaluators that run in this process, one candidate after another on
+    ``self.device``; subclasses implement :meth:`evaluate_one`."""
+
+    device: torch.device
+
+    @abc.abstractmethod
+    def evaluate_one(self, config: SubnetConfig) -> EvalResult:
+        """One candidate; a failure is a result with ``status == "failed"``, never an exception."""
+
+    def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
+        """One result per config, in order; failures are results, never exceptions."""
+        return [self.evaluate_one(c) for c in configs]
+
+    def close(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Sequence
 
 import torch
 
@@ -30,7 +29,7 @@ from autosnn.data.splits import DataSplits
 from autosnn.fitness.energy import EnergyCosts, EnergyMeter
 from autosnn.fitness.evaluator import is_out_of_memory, failure_reason
 from autosnn.fitness.flops import ann_macs
-from autosnn.fitness.result import EvalResult
+from autosnn.fitness.result import EvalResult, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.spikformer import Spikformer
@@ -44,7 +43,7 @@ def flops_proxy(config: SubnetConfig, space: SearchSpace) -> float:
     return ann_macs(config) / ann_macs(space.largest())
 
 
-class TrainingFreeEvaluator:
+class TrainingFreeEvaluator(InProcessEvaluator):
     """Scores subnets of ``space`` at initialisation (``fitness.mode: training-free``).
 
     ``batch_size`` training images (drawn once, shuffled with ``seed``) feed every
@@ -58,13 +57,6 @@ class TrainingFreeEvaluator:
         self.device = torch.device(device)
         x, _ = next(iter(data.loader("train", batch_size, shuffle=True, seed=seed)))
         self.batch = x.to(self.device)
-
-    def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
-        return [self.evaluate_one(c) for c in configs]
-
-    def close(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
 
     def evaluate_one(self, config: SubnetConfig) -> EvalResult:
         start = time.perf_counter()

@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from autosnn.errors import ConfigError
+from autosnn.yaml_file import read_yaml
 from autosnn.search_spaces.subnet_config import BLOCK_FIELDS, SubnetConfig
 
 __all__ = ["SearchSpace", "GLOBAL_FIELDS", "NEURON_FIELDS"]
@@ -152,16 +153,7 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "SearchSpace":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"search space file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_yaml(path, "search space file"), source=str(path))
 
     @staticmethod
     def builtin_names() -> list[str]:
