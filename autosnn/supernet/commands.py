@@ -61,12 +61,16 @@ def _train(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device)
-    print(f"supernet: {folder.supernet}")
+    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        print(f"supernet: {folder.supernet}")
     return 0
 
 
 def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataSplits, device: torch.device) -> None:
-    """Print the validation accuracy of the space's largest and smallest subnets."""
+    """Print the validation accuracy of the space's largest and smallest subnets (on
+    torchrun's rank 0 only)."""
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return
     val = data.loader("val", 256)
     for label, cfg in (("largest", space.largest()), ("smallest", space.smallest())):
         supernet.set_config(cfg)
