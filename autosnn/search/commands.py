@@ -75,10 +75,9 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
 
     from autosnn.device import select_device
     from autosnn.export import export_subnet
-    from autosnn.fitness import build_evaluator, default_target_mj
+    from autosnn.fitness import build_evaluator
     from autosnn.report import write_reports
-    from autosnn.search.search import REFERENCE_FACTOR, Search
-    from autosnn.search.state import StateStore
+    from autosnn.search.search import Search
     from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extremes
 
     if _complete(folder, campaign):
@@ -95,13 +94,8 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
         supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)
         print_extremes(supernet, space, data, dev)
     evaluator = build_evaluator(campaign, space, supernet, data, dev)
-    try:
-        target = reference = None
-        if StateStore(folder.search_state).load_meta() is None:
-            largest = default_target_mj(evaluator, space)
-            target, reference = largest, REFERENCE_FACTOR * largest
-        result = Search(campaign, space, evaluator, folder.path, target_mj=target, reference_energy_mj=reference,
-                        progress=progress).run()
+    try:  # the first call evaluates the largest subnet for F_AEB's target and the hypervolume reference
+        result = Search(campaign, space, evaluator, folder.path, progress=progress).run()
     finally:
         evaluator.close()
     write_reports(folder.path)

@@ -14,9 +14,10 @@ from pymoo.core.population import Population
 from pymoo.core.termination import NoTermination
 from tqdm.auto import tqdm
 
-from autosnn.atomic import atomic_write
+from autosnn.atomic import write_text
 from autosnn.campaign import Campaign
 from autosnn.errors import ConfigError, RunDirError
+from autosnn.fitness.aeb import f_aeb
 from autosnn.fitness.result import Evaluator
 from autosnn.run_folder import RunFolder
 from autosnn.search.algorithms import build_algorithm, objectives_of
@@ -102,11 +103,6 @@ class Search:
         return meta
 
     def _f_aeb(self, meta: SearchMeta) -> Callable[[float, float], float]:
-        try:
-            from autosnn.fitness import f_aeb
-        except ImportError:  # the package's re-export not in place yet
-            from autosnn.fitness.aeb import f_aeb
-
         aeb = self.campaign.fitness.aeb
         return lambda acc, energy: float(f_aeb(acc, energy, meta.target_mj, aeb.alpha, aeb.beta))
 
@@ -196,7 +192,7 @@ class Search:
 
     def _write_history(self, history: list[dict]) -> None:
         df = pd.DataFrame(history, columns=list(HISTORY_COLUMNS))
-        atomic_write(self.folder.history_csv, lambda fh: fh.write(df.to_csv(index=False).encode()))
+        write_text(self.folder.history_csv, df.to_csv(index=False))
 
     def _result(self, history: list[dict], generations: int, new: int, finished: bool, meta: SearchMeta) -> SearchResult:
         evaluations = self.table.frame()
