@@ -120,3 +120,23 @@ def test_duplicates_are_canonical_and_include_seen(space):
     sampled = SpaceSampling(space, dedup)._do(None, 30, random_state=np.random.default_rng(0))
     keys = {tuple(x) for x in sampled}
     assert len(keys) == 30 and tuple(d) not in keys
+
+
+def test_blocks_switched_on_get_real_genes_not_the_inactive_zeros(space):
+    shallow = np.stack([space.encode(space.config(depth=1, v_threshold=2.0, tau=10.0, num_heads=4, mlp_ratio=4.0))] * 4000)
+    # mutation: a block that depth switches on is drawn uniformly (was index 0 ~85 % of the time)
+    Y = GenomeMutation(space, global_prob=1.0)._do(None, shallow, random_state=np.random.default_rng(0))
+    grown = Y[np.array([space.decode(space.repair(g)).depth for g in Y]) == 2]
+    assert len(grown) > 1000
+    first_block1 = 3 + 4
+    for j in range(4):  # heads, ratio, threshold, tau of block 1
+        share_zero = np.mean(grown[:, first_block1 + j] == 0)
+        assert share_zero < 1.5 / space.n_choices[first_block1 + j] + 0.05, (j, share_zero)
+    # crossover: a child taking the deeper parent's depth takes that parent's blocks
+    deep = space.encode(space.config(depth=2, v_threshold=[2.0, 1.8], tau=[10.0, 10.0], num_heads=4, mlp_ratio=3.0))
+    P = np.stack([shallow[:500], np.stack([deep] * 500)])
+    Q = GenomeCrossover(space, prob=1.0)._do(None, P, random_state=np.random.default_rng(1)).reshape(-1, space.n_genes)
+    for g in Q:
+        cfg = space.decode(space.repair(g))
+        if cfg.depth == 2:
+            assert cfg.v_threshold[1] == 1.8 and cfg.tau[1] == 10.0 and cfg.mlp_ratio[1] == 3.0

@@ -9,16 +9,25 @@ import numpy as np
 from autosnn.search_spaces.space import GLOBAL_FIELDS, SearchSpace
 from autosnn.search_spaces.subnet_config import BLOCK_FIELDS
 
-__all__ = ["active_genes", "seed_python_random"]
+__all__ = ["active_genes", "block_genes", "depth_of", "seed_python_random"]
 
 
 def active_genes(space: SearchSpace, genome: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
     """Indices of the genes of ``fields`` that are active in ``genome`` (global genes always,
     block genes only for blocks below the genome's depth)."""
-    depth = space.choices["depth"][int(genome[0])]
-    limit = len(GLOBAL_FIELDS) + depth * len(BLOCK_FIELDS)
+    limit = len(GLOBAL_FIELDS) + depth_of(space, genome) * len(BLOCK_FIELDS)
     idx = space.genes_of(*fields)
     return idx[idx < limit]
+
+
+def depth_of(space: SearchSpace, genome: np.ndarray) -> int:
+    return space.choices["depth"][int(genome[0])]
+
+
+def block_genes(space: SearchSpace, first: int, stop: int) -> np.ndarray:
+    """Indices of every gene of blocks ``first .. stop - 1``."""
+    start = len(GLOBAL_FIELDS) + first * len(BLOCK_FIELDS)
+    return np.arange(start, len(GLOBAL_FIELDS) + max(first, stop) * len(BLOCK_FIELDS))
 
 
 def seed_python_random(random_state: np.random.Generator) -> None:
