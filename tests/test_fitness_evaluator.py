@@ -152,3 +152,30 @@ def test_recalibration_reestimates_the_sliced_statistics(space, data, supernet):
     with bn_recalibrated(supernet, data.loader("train", 64, shuffle=True), 2, torch.device("cpu")):
         mean, var = bn.running_mean[:width].clone(), bn.running_var[:width].clone()
     assert not torch.allclose(var, torch.ones_like(var)) and not torch.allclose(mean, torch.zeros_like(mean))
+
+
+def test_recalibrated_extract_reproduces_the_evaluator_even_with_augmentation(space, data, supernet):
+    """The evaluator and an export recalibrate on the same batches (fixed shuffle and
+    augmentation seed), whatever the global torch RNG holds."""
+    from torch.utils.data import TensorDataset
+
+    from autosnn.data.splits import DataSplits
+    from autosnn.supernet.recalibrate import recalibrate_bn, recalibration_batches
+
+    class Flip(TensorDataset):  # a random augmentation drawing from the global torch RNG
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return (x.flip(-1) if torch.rand(()) < 0.5 else x), y
+
+    xs, ys = zip(*[data.train[i] for i in range(len(data.train))])
+    augmented = DataSplits("digits", Flip(torch.stack(xs), torch.tensor(ys)), data.val, data.test, 10)
+    cfg = _configs(space, 1, seed=5)[0]
+    evaluator = LocalEvaluator(supernet, augmented, batch_size=64, bn_recalibration_batches=2)
+    torch.manual_seed(123)
+    first = evaluator.evaluate([cfg])[0]
+    torch.manual_seed(456)
+    again = evaluator.evaluate([cfg])[0]
+    assert (first.accuracy, first.energy_mj) == (again.accuracy, again.energy_mj)
+    model = supernet.extract(cfg)
+    recalibrate_bn(model, recalibration_batches(augmented, 64, 2), 2, torch.device("cpu"))
+    assert accuracy(model, data.loader("val", 64), torch.device("cpu")) == first.accuracy

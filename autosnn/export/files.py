@@ -176,7 +176,7 @@ def export_subnet(run_dir: str | Path, pick: str = "aeb", energy_max: float | No
     """
     from autosnn.report.summary import summarize, resolve_pick
     from autosnn.run_folder import RunFolder
-    from autosnn.supernet.recalibrate import recalibrate_bn
+    from autosnn.supernet.recalibrate import recalibrate_bn, recalibration_batches
     from autosnn.supernet.training import load_supernet
 
     run_dir = Path(run_dir)
@@ -200,8 +200,8 @@ def export_subnet(run_dir: str | Path, pick: str = "aeb", energy_max: float | No
         from autosnn.supernet.commands import campaign_data
 
         data = campaign_data(campaign, space)
-        recalibrate_bn(model, data.loader("train", campaign.data.batch_size, shuffle=True, seed=campaign.seed),
-                       bn_batches, torch.device("cpu"))
+        recalibrate_bn(model, recalibration_batches(data, campaign.data.batch_size, bn_batches), bn_batches,
+                       torch.device("cpu"))
     model.eval()
 
     out_dir = Path(out) if out is not None else folder.exports / cid

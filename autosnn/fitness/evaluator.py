@@ -24,14 +24,13 @@ from autosnn.fitness.energy import EnergyCosts, EnergyMeter
 from autosnn.fitness.result import EvalResult, Evaluator, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
-from autosnn.supernet.recalibrate import bn_recalibrated
+from autosnn.supernet.recalibrate import RECALIBRATION_SEED, bn_recalibrated, recalibration_batches
 from autosnn.supernet.supernet import SpikformerSupernet
 
 __all__ = ["LocalEvaluator", "build_evaluator", "default_target_mj", "failure_reason", "is_out_of_memory",
            "RECALIBRATION_SEED"]
 
 #: Shuffle seed of the training batches used for BN recalibration (fixed: deterministic).
-RECALIBRATION_SEED = 0
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -89,15 +88,13 @@ class LocalEvaluator(InProcessEvaluator):
             self.supernet.set_config(previous)
             self.supernet.train(was_training)
 
-    def _recalibration_loader(self):
-        return self.data.loader("train", self.batch_size, shuffle=True, seed=RECALIBRATION_SEED)
-
     @torch.no_grad()
     def _evaluate(self, config: SubnetConfig, start: float) -> EvalResult:
         net = self.supernet
         net.set_config(config)
         net.eval()
-        with bn_recalibrated(net, self._recalibration_loader(), self.bn_recalibration_batches, self.device):
+        batches = recalibration_batches(self.data, self.batch_size, self.bn_recalibration_batches)
+        with bn_recalibrated(net, batches, self.bn_recalibration_batches, self.device):
             correct, seen = 0, 0
             with EnergyMeter(net, self.costs) as meter:
                 for i, (x, y) in enumerate(self.data.loader("val", self.batch_size)):

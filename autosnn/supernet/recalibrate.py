@@ -11,18 +11,35 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
 import torch.nn as nn
 from spikingjelly.activation_based import functional
-from torch.utils.data import DataLoader
 
-__all__ = ["recalibrate_bn", "bn_recalibrated"]
+from autosnn.data.splits import DataSplits
+
+__all__ = ["recalibrate_bn", "bn_recalibrated", "recalibration_batches", "RECALIBRATION_SEED"]
+
+#: Seed of the training batches used for recalibration (shuffle and augmentation), so
+#: the evaluator and an export of the same subnet see the same images.
+RECALIBRATION_SEED = 0
+
+
+def recalibration_batches(data: DataSplits, batch_size: int, batches: int,
+                          seed: int = RECALIBRATION_SEED) -> list[torch.Tensor]:
+    """The first ``batches`` shuffled training batches (inputs only), drawn under a fixed
+    torch seed so that random augmentations are the same on every call."""
+    if batches <= 0:
+        return []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        loader = data.loader("train", batch_size, shuffle=True, seed=seed)
+        return [x for x, _ in itertools.islice(loader, batches)]
 
 
 @contextlib.contextmanager
-def bn_recalibrated(model: nn.Module, loader: DataLoader, batches: int, device: torch.device) -> Iterator[None]:
+def bn_recalibrated(model: nn.Module, loader: Iterable, batches: int, device: torch.device) -> Iterator[None]:
     """Within the block, ``model`` runs with recalibrated BatchNorm statistics; on exit
     the original statistics (of every slice, for a supernet) are restored."""
     if batches <= 0:
@@ -42,7 +59,7 @@ def bn_recalibrated(model: nn.Module, loader: DataLoader, batches: int, device: 
 
 
 @torch.no_grad()
-def recalibrate_bn(model: nn.Module, loader: DataLoader, batches: int, device: torch.device) -> None:
+def recalibrate_bn(model: nn.Module, loader: Iterable, batches: int, device: torch.device) -> None:
     """Reset and re-estimate the BatchNorm running statistics of ``model`` (at its active
     config, for a supernet) on ``batches`` batches of ``loader``. On a supernet the
     statistics of unused slices are reset too: use :func:`bn_recalibrated` to keep them."""
@@ -57,7 +74,8 @@ def recalibrate_bn(model: nn.Module, loader: DataLoader, batches: int, device: t
         bn.momentum = None
         bn.train()
     try:
-        for x, _ in itertools.islice(loader, batches):
+        for batch in itertools.islice(loader, batches):
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
             model(x.to(device))
             functional.reset_net(model)
     finally:
