@@ -179,3 +179,22 @@ def test_recalibrated_extract_reproduces_the_evaluator_even_with_augmentation(sp
     model = supernet.extract(cfg)
     recalibrate_bn(model, recalibration_batches(augmented, 64, 2), 2, torch.device("cpu"))
     assert accuracy(model, data.loader("val", 64), torch.device("cpu")) == first.accuracy
+
+
+def test_event_frames_evaluate_like_the_same_image_repeated(space, data, supernet):
+    """Event-frame samples ``[T, C, H, W]`` are batched time-major and counted per sample."""
+    from torch.utils.data import TensorDataset
+
+    from autosnn.data.splits import DataSplits
+
+    xs, ys = zip(*[data.val[i] for i in range(48)])
+    x, y = torch.stack(xs), torch.tensor(ys)
+    frames = TensorDataset(x.unsqueeze(1).repeat(1, 3, 1, 1, 1), y)  # [N, T=3, C, H, W] samples
+    images = TensorDataset(x, y)
+    cfg = space.config(depth=2, embed_dim=48, num_heads=4, mlp_ratio=3.0, time_steps=3)
+    as_frames = LocalEvaluator(supernet, DataSplits("f", frames, frames, frames, 10), batch_size=16).evaluate([cfg])[0]
+    as_images = LocalEvaluator(supernet, DataSplits("i", images, images, images, 10), batch_size=16).evaluate([cfg])[0]
+    assert as_frames.ok, as_frames.reason
+    assert as_frames.accuracy == as_images.accuracy
+    assert as_frames.energy_mj == pytest.approx(as_images.energy_mj, rel=1e-6)
+    assert as_frames.macs == pytest.approx(as_images.macs, rel=1e-6)

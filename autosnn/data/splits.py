@@ -6,20 +6,31 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-__all__ = ["DataSplits", "SPLIT_SEED", "holdout_indices"]
+__all__ = ["DataSplits", "SPLIT_SEED", "holdout_indices", "collate"]
 
 #: The seed of every train / validation / test split. Fixed, independent of the
 #: campaign seed, so the test split is the same images for every campaign.
 SPLIT_SEED = 20240917
 
 
+def collate(samples: list) -> list[torch.Tensor]:
+    """Batch samples; event-frame samples ``[T, C, H, W]`` become time-major
+    ``[T, N, C, H, W]`` (the models' layout), images stay ``[N, C, H, W]``."""
+    x, y = default_collate(samples)
+    return [x.transpose(0, 1) if x.dim() == 5 else x, y]
+
+
 @dataclass
 class DataSplits:
     """Datasets yielding ``(x, label)``; ``x`` is ``[C, H, W]`` (images) or ``[T, C, H, W]``
     (event frames). Search only ever sees ``train`` and ``val``; ``test`` is for
-    ``autosnn evaluate --split test`` and retraining reports."""
+    ``autosnn evaluate --split test`` and retraining reports.
+
+    Loaders yield ``(x, labels)`` with ``x`` ``[N, C, H, W]`` or, for event frames,
+    ``[T, N, C, H, W]`` (see :func:`collate`).
+    """
 
     name: str
     train: Dataset
@@ -37,7 +48,7 @@ class DataSplits:
         """A loader over ``split``; shuffling is seeded (same seed, same order)."""
         g = torch.Generator().manual_seed(seed)
         return DataLoader(self.split(split), batch_size=batch_size, shuffle=shuffle, generator=g,
-                          num_workers=num_workers, drop_last=drop_last)
+                          num_workers=num_workers, drop_last=drop_last, collate_fn=collate)
 
 
 def holdout_indices(labels: np.ndarray, fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from autosnn.campaign import SupernetTrainingConfig
 from autosnn.checkpoint import load_checkpoint, save_checkpoint
-from autosnn.data.splits import DataSplits
+from autosnn.data.splits import DataSplits, collate
 from autosnn.device import autocast
 from autosnn.errors import CheckpointError
 from autosnn.search_spaces.space import SearchSpace
@@ -88,7 +88,8 @@ def _train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_
     if dist.is_initialized():
         sampler = DistributedSampler(data.train, seed=seed, drop_last=True)
         sampler.set_epoch(epoch)
-        return DataLoader(data.train, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=True)
+        return DataLoader(data.train, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=True,
+                          collate_fn=collate)
     return data.loader("train", batch_size, shuffle=True, seed=seed * 1000 + epoch, num_workers=num_workers, drop_last=True)
 
 
