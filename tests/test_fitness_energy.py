@@ -193,3 +193,14 @@ def test_costs_presets_match_spikingjelly():
     assert EnergyCosts().energy_mj(0, 1e9) == pytest.approx(0.9)
     with pytest.raises(ValueError):
         EnergyCosts(e_mac_pj=-1.0)
+
+
+def test_input_rate_counts_only_binary_batches_in_both_modes():
+    lin = nn.Linear(4, 2, bias=False)
+    spikes = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    dense = torch.full((1, 4), 3.0)
+    rates = []
+    for sync_free in (False, True):
+        rep = measure_energy(lin, [spikes, dense], sync_free=sync_free)
+        rates.append(rep.layers[0].input_rate)
+    assert rates[0] == rates[1] == pytest.approx(0.25)

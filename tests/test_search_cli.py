@@ -80,3 +80,20 @@ def test_run_whole_pipeline_then_rerun_then_extend(tmp_path, capsys):
     assert main(["search", str(out), "--generations", "3", "--no-progress"]) == 0
     assert "3 generations, 12 evaluations (12 ok, 4 new)" in capsys.readouterr().out
     assert len(pd.read_parquet(out / "evaluations.parquet")) == 12
+
+
+@pytest.mark.slow
+def test_training_free_campaign_runs_without_a_supernet(tmp_path, capsys):
+    cfg = tmp_path / "tf.yaml"
+    cfg.write_text(TINY.replace("fitness: {max_val_batches: 2}", "fitness: {mode: training-free}"))
+    out = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "pick (aeb): none (training-free" in text
+    assert not (out / "supernet.pt").exists() and (out / "pareto.csv").is_file()
+    df = pd.read_parquet(out / "evaluations.parquet")
+    assert (df["status"] == "ok").all() and df["score"].between(0, 1).all() and df["accuracy"].isna().all()
+    assert main(["pareto", str(out), "--no-write"]) == 0
+    assert "score" in capsys.readouterr().out.splitlines()[0]
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    assert "nothing to do" in capsys.readouterr().out

@@ -412,8 +412,8 @@ class EnergyMeter:
                 if isinstance(binary, bool):
                     self._add(name, [macs, acs, nnz, numel if binary else 0, int(binary), 1])
                 else:
-                    b = binary.to(torch.float64)
-                    self._add(name, [macs, acs, nnz, b * numel, b, 1])
+                    b = binary.to(torch.float64)  # spikes count only where the input was binary
+                    self._add(name, [macs, acs, nnz * b, b * numel, b, 1])
         return hook
 
     def _attention_counts(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):

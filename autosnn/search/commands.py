@@ -63,7 +63,8 @@ def _complete(folder: RunFolder, campaign: Campaign) -> bool:
     from autosnn.search.state import StateStore
 
     gens = StateStore(folder.search_state).generations()
-    exported = folder.exports.is_dir() and any(p.is_dir() for p in folder.exports.iterdir())
+    exported = (campaign.fitness.mode == "training-free"  # nothing trained to export
+                or folder.exports.is_dir() and any(p.is_dir() for p in folder.exports.iterdir()))
     return (bool(gens) and gens[-1] >= campaign.search.generations and folder.pareto_csv.is_file()
             and folder.report_html.is_file() and exported)
 
@@ -99,7 +100,10 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
     finally:
         evaluator.close()
     write_reports(folder.path)
-    export = export_subnet(folder.path, campaign.export.pick)
+    if campaign.fitness.mode == "training-free":
+        export = f"none (training-free scores train nothing; the pick's config is in {folder.pareto_csv})"
+    else:
+        export = export_subnet(folder.path, campaign.export.pick)
     n_ok = int((result.evaluations["status"] == "ok").sum())
     print(f"search: {result.generations} generations, {len(result.evaluations)} evaluations ({n_ok} ok, "
           f"{result.new_evaluations} new), hypervolume {result.hypervolume:.4f}, front of {len(result.front)}")

@@ -18,6 +18,7 @@ from autosnn.atomic import write_text
 from autosnn.campaign import Campaign
 from autosnn.errors import ConfigError, RunDirError
 from autosnn.fitness.aeb import f_aeb
+from autosnn.fitness.evaluator import default_target_mj
 from autosnn.fitness.result import Evaluator
 from autosnn.run_folder import RunFolder
 from autosnn.search.algorithms import build_algorithm, objectives_of
@@ -92,10 +93,7 @@ class Search:
             return meta
         largest = self._reference_energy_mj
         if largest is None:
-            res = self.evaluator.evaluate([self.space.largest()])[0]
-            if not res.ok:
-                raise RuntimeError(f"evaluating the largest subnet failed: {res.reason}")
-            largest = REFERENCE_FACTOR * float(res.energy_mj)
+            largest = REFERENCE_FACTOR * default_target_mj(self.evaluator, self.space)
         target = self.campaign.fitness.aeb.target_mj or self._target_mj or largest / REFERENCE_FACTOR
         meta = SearchMeta(algorithm=cfg.algorithm, seed=self.campaign.seed, population=cfg.population,
                           reference_energy_mj=float(largest), target_mj=float(target))
@@ -114,6 +112,10 @@ class Search:
         return df[df["generation"] <= done].to_dict("records")
 
     def _restore(self, algorithm, problem: SearchProblem, state: GenerationState) -> None:
+        missing = [g for g in state.genomes if self.space.decode(self.space.repair(g)).id not in self.table]
+        if missing:  # checked before anything is evaluated or written
+            raise RunDirError(f"{self.folder.path}: search_state and evaluations.parquet disagree "
+                              f"({len(missing)} population member(s) of generation {state.generation} never evaluated)")
         algorithm._initialize()
         problem.generation = state.generation
         if state.genomes:
@@ -124,9 +126,6 @@ class Search:
                     ind.set(key, value)
         else:
             pop = Population.empty()
-        if problem.n_evaluated:
-            raise RunDirError(f"{self.folder.path}: search_state and evaluations.parquet disagree "
-                              "(a population member was never evaluated)")
         algorithm.pop = pop
         algorithm.is_initialized = True
         algorithm.n_iter = state.n_iter
