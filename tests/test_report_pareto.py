@@ -157,7 +157,7 @@ def test_write_reports_files(tiny_run):
     assert s.front["arch"].iloc[0] in table[1]
     assert [r[2] for r in p.tables["history-table"][1:]] == ["0.01", "0.02", "0.025"]
     layers = p.tables["layers-table"]
-    assert layers[0][0] == "name" and "energy mJ" in layers[0] and len(layers) > 5
+    assert layers[0][0] == "name" and "energy_mj" in layers[0] and "share of energy" in layers[0] and len(layers) > 5
     share = [float(r[-1].rstrip("%")) for r in layers[1:]]
     assert sum(share) == pytest.approx(100.0, abs=0.5)
     assert "firing-table" in p.tables

@@ -78,16 +78,16 @@ def _pick_section(summary: RunSummary) -> str:
         keys: list[str] = []
         for layer in layers:
             keys += [k for k in layer if k not in keys]
-        has_ops = "macs" in keys or "acs" in keys
-        headers = keys + (["energy mJ", "share"] if has_ops else [])
-        energies = [_layer_energy(layer, costs) for layer in layers]
+        has_ops = "energy_mj" in keys
+        headers = keys + (["share of energy"] if has_ops else [])
+        energies = [_number(layer.get("energy_mj")) for layer in layers]
         total = sum(e for e in energies if math.isfinite(e)) or float("nan")
         rows = []
         for layer, en in zip(layers, energies):
             row = [_cell(layer.get(k, "")) if not isinstance(layer.get(k), (int, float)) or isinstance(layer.get(k), bool)
                    else _cell(float(layer[k])) for k in keys]
             if has_ops:
-                row += [_cell(en), f"{100 * en / total:.1f}%" if math.isfinite(en) and math.isfinite(total) else "-"]
+                row += [f"{100 * en / total:.1f}%" if math.isfinite(en) and math.isfinite(total) else "-"]
             rows.append(row)
         parts.append("<h3>Per-layer firing rates and energy split</h3>")
         parts.append(_table(headers, rows, {0, 1} & set(range(len(keys))), table_id="layers-table"))
@@ -103,13 +103,11 @@ def _pick_section(summary: RunSummary) -> str:
     return "".join(parts)
 
 
-def _layer_energy(layer: dict, costs: Any) -> float:
+def _number(value: Any) -> float:
     try:
-        macs = float(layer.get("macs", 0) or 0)
-        acs = float(layer.get("acs", 0) or 0)
+        return float(value)
     except (TypeError, ValueError):
         return float("nan")
-    return (costs.e_mac_pj * macs + costs.e_ac_pj * acs) * 1e-9
 
 
 def _config_str(row: pd.Series) -> str:
