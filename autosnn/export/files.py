@@ -26,6 +26,7 @@ EXPORT_KIND = "autosnn-export"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 RETRAINED_FILE = "model-retrained.safetensors"
+RETRAIN_CHECKPOINT = "retrain.pt"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 
@@ -233,6 +234,9 @@ def export_subnet(run_dir: str | Path, pick: str = "aeb", energy_max: float | No
         metrics["retrained"] = previous["retrained"]
         if "inherited_test" in previous:
             metrics["inherited_test"] = previous["inherited_test"]
+    else:  # a retraining of weights from another supernet no longer belongs to this export
+        for stale in (RETRAINED_FILE, RETRAIN_CHECKPOINT):
+            (out_dir / stale).unlink(missing_ok=True)
     write_export(out_dir, model, space, metrics)
     return out_dir
 

@@ -13,11 +13,11 @@ from autosnn.atomic import write_json
 from autosnn.checkpoint import load_checkpoint
 from autosnn.errors import CheckpointError, ConfigError
 from autosnn.export.evaluate import export_data, measure
-from autosnn.export.files import METRICS_FILE, RETRAINED_FILE, EXPORT_KIND, load_subnet, read_export, save_weights
+from autosnn.export.files import (EXPORT_KIND, METRICS_FILE, RETRAIN_CHECKPOINT, RETRAINED_FILE, load_subnet, read_export,
+                                  save_weights)
 
 __all__ = ["retrain_export", "RETRAIN_CHECKPOINT", "RETRAIN_KIND"]
 
-RETRAIN_CHECKPOINT = "retrain.pt"
 RETRAIN_KIND = "autosnn-retrain"
 
 
@@ -43,7 +43,8 @@ def retrain_export(export_dir: str | Path, epochs: int | None = None, from_scrat
     batch_size = campaign.data.batch_size
     ckpt_path = export_dir / RETRAIN_CHECKPOINT
     extra = {"export_id": str(config["id"]), "from_scratch": bool(from_scratch), "epochs_planned": recipe.epochs,
-             "space_fingerprint": str(config.get("space_fingerprint"))}
+             "space_fingerprint": str(config.get("space_fingerprint")),
+             "supernet_sha256": str(metrics.get("supernet_sha256"))}
     if ckpt_path.exists():
         old = load_checkpoint(ckpt_path, kind=RETRAIN_KIND)
         for key, value in extra.items():
