@@ -17,7 +17,6 @@ measured once, afterwards, and only reported.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import tempfile
@@ -108,8 +107,8 @@ def tune_retrain(export_dir: str | Path, *, num_samples: int = 4, max_epochs: in
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         gpus = float(ray.cluster_resources().get("GPU", 0.0))
         concurrent = max(1, min(num_samples, int(cpus)))
-        resources = {"cpu": 1, "gpu": min(1.0, gpus / concurrent) if gpus else 0}
         threads = max(1, int(cpus // concurrent))
+        resources = {"cpu": threads, "gpu": min(1.0, gpus / concurrent) if gpus else 0}
         trainable = tune.with_resources(
             tune.with_parameters(_train_trial, export_dir=str(export_dir), seed=seed, threads=threads), resources)
         space = {
@@ -171,11 +170,20 @@ def tune_retrain(export_dir: str | Path, *, num_samples: int = 4, max_epochs: in
         "test_accuracy": test["accuracy"], "test_energy_mj": test["energy_mj"],
         "weights": f"{TUNE_DIR}/{BEST_FILE}", "trials": trials, "seconds": time.perf_counter() - t0,
     }
-    write_json(out / RESULT_FILE, json.loads(json.dumps(result, default=_plain)))
+    write_json(out / RESULT_FILE, _plain(result))
     return result
 
 
 def _plain(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
+    """Strict-JSON values: non-finite floats become null, unknown objects their string."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if hasattr(v, "item"):  # numpy / torch scalars
+        return _plain(v.item())
     return str(v)
