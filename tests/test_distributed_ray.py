@@ -17,7 +17,8 @@ ray = pytest.importorskip("ray")
 
 from autosnn.campaign import Campaign  # noqa: E402
 from autosnn.distributed import RayEvaluator  # noqa: E402
-from autosnn.distributed.testing import FakeEvaluator, fake_factory  # noqa: E402
+from autosnn.distributed.testing import fake_factory  # noqa: E402
+from autosnn.search.synthetic import SyntheticEvaluator  # noqa: E402
 from autosnn.fitness import build_evaluator  # noqa: E402
 from autosnn.supernet import SpikformerSupernet  # noqa: E402
 from autosnn.supernet.commands import campaign_data  # noqa: E402
@@ -96,7 +97,7 @@ def test_killed_worker_is_replaced_and_candidate_retried(local_ray, setting):
     finally:
         ev.close()
     assert new_pid != victim
-    expected = FakeEvaluator().evaluate(configs)
+    expected = SyntheticEvaluator(space).evaluate(configs)
     assert [r.status for r in got] == ["ok"] * 6                   # the killed candidate was retried
     assert [r.accuracy for r in got] == [r.accuracy for r in expected]
     assert [r.energy_mj for r in got] == [r.energy_mj for r in expected]
@@ -143,7 +144,7 @@ def test_campaign_search_survives_a_killed_worker(local_ray, setting, tmp_path):
     assert set(rows["status"]) == {"ok"}                          # the killed candidate was retried
     pids = set(rows["worker"].str.rsplit("/", n=1).str[1])
     assert len(pids) == 3                                         # two workers + the one that replaced the victim
-    expected = {c.id: r.accuracy for c, r in ((c, FakeEvaluator().evaluate([c])[0])
+    expected = {c.id: r.accuracy for c, r in ((c, SyntheticEvaluator(space).evaluate([c])[0])
                                                for c in map(_config_of, rows["config"]))}
     assert dict(zip(rows["id"], rows["accuracy"])) == expected
 

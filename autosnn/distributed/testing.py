@@ -1,50 +1,40 @@
-"""A cheap stand-in for the local evaluator, for fault tests and plumbing checks.
+"""A cheap stand-in for the local evaluator in a Ray worker, for fault tests.
 
-``FakeEvaluator`` answers from the config alone (accuracy and energy are deterministic
-functions of it) after sleeping ``delay_s`` per candidate, so a test can kill a worker
-while it is busy. Pass ``fake_factory(delay_s)`` as ``RayEvaluator(..., factory=...)``.
+:class:`CrashingEvaluator` is the search's :class:`~autosnn.search.synthetic.SyntheticEvaluator`
+(metrics are closed-form functions of the config, after sleeping ``delay`` per
+candidate, so a test can kill a worker while it is busy) whose process dies on the
+configs in ``die_on``. Pass ``fake_factory(...)`` as ``RayEvaluator(..., factory=...)``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import time
 from typing import Sequence
 
 from autosnn.fitness.result import EvalResult
+from autosnn.search.synthetic import SyntheticEvaluator
+from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 
-__all__ = ["FakeEvaluator", "fake_factory"]
+__all__ = ["CrashingEvaluator", "fake_factory"]
 
 
-class FakeEvaluator:
-    def __init__(self, delay_s: float = 0.0, die_on: frozenset[str] = frozenset()) -> None:
-        self.delay_s = delay_s
-        self.die_on = die_on   # config ids whose evaluation kills the worker process (a crash every time)
+class CrashingEvaluator(SyntheticEvaluator):
+    def __init__(self, space: SearchSpace, *, delay: float = 0.0, die_on: Sequence[str] = ()) -> None:
+        super().__init__(space, delay=delay)
+        self.die_on = frozenset(die_on)   # config ids whose evaluation kills the worker process, every time
 
     def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
-        out = []
-        for c in configs:
-            t0 = time.perf_counter()
-            if c.id in self.die_on:
-                os._exit(137)
-            time.sleep(self.delay_s)
-            acc = (c.depth * 7 + c.embed_dim + sum(c.num_heads)) % 97 / 100
-            energy = c.depth * c.embed_dim * c.time_steps * 1e-4
-            out.append(EvalResult(config=c, accuracy=acc, energy_mj=energy, macs=float(c.embed_dim ** 2),
-                                  acs=float(c.depth), params=c.depth * c.embed_dim,
-                                  seconds=time.perf_counter() - t0))
-        return out
-
-    def close(self) -> None:
-        pass
+        if any(c.id in self.die_on for c in configs):
+            os._exit(137)
+        return super().evaluate(configs)
 
 
 def _make(delay_s, die_on, campaign, space, supernet, data, device):
-    return FakeEvaluator(delay_s, frozenset(die_on))
+    return CrashingEvaluator(space, delay=delay_s, die_on=die_on)
 
 
 def fake_factory(delay_s: float = 0.0, die_on: Sequence[str] = ()):
-    """A picklable ``factory(campaign, space, supernet, data, device)`` building a FakeEvaluator."""
+    """A picklable ``factory(campaign, space, supernet, data, device)`` building a CrashingEvaluator."""
     return functools.partial(_make, delay_s, tuple(die_on))
