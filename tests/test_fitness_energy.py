@@ -57,13 +57,18 @@ def test_counts_match_spikingjelly_supernet_and_extracted(space_name, batch, n_r
         assert [layer.to_dict() for layer in theirs.layers] == [layer.to_dict() for layer in ours.layers]
 
 
-def test_per_layer_rules_on_spikformer():
-    """Which layers pay MACs: the image conv, every qkv / fc1 (residual sums) and the head."""
-    space = SearchSpace.builtin("digits-tiny")
+def _excited_digits_supernet() -> tuple[SpikformerSupernet, torch.Tensor]:
+    """A digits-tiny supernet whose neurons fire on a batch of 4 random images."""
     torch.manual_seed(0)
-    net = SpikformerSupernet(space).eval()
+    net = SpikformerSupernet(SearchSpace.builtin("digits-tiny")).eval()
     x = torch.randn(4, 1, 16, 16)
     excite(net, x)
+    return net, x
+
+
+def test_per_layer_rules_on_spikformer():
+    """Which layers pay MACs: the image conv, every qkv / fc1 (residual sums) and the head."""
+    net, x = _excited_digits_supernet()
     rep = measure_energy(net, x)
     mac_layers = {layer.name for layer in rep.layers if layer.macs > 0}
     assert mac_layers == {"patch_embed.stages.0.conv", "blocks.0.attn.qkv_conv", "blocks.0.mlp.fc1_conv",
@@ -142,11 +147,7 @@ def test_a_binary_residual_is_charged_acs():
 
 
 def test_sync_free_mode_gives_the_same_table():
-    space = SearchSpace.builtin("digits-tiny")
-    torch.manual_seed(0)
-    net = SpikformerSupernet(space).eval()
-    x = torch.randn(4, 1, 16, 16)
-    excite(net, x)
+    net, x = _excited_digits_supernet()
     a = measure_energy(net, x, sync_free=True)
     b = measure_energy(net, x, sync_free=False)
     assert a.layer_dicts() == b.layer_dicts() and a.firing_rates == b.firing_rates
