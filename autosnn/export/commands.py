@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from autosnn.errors import UserError
-from autosnn.report.commands import _number, _positive_int
+from autosnn.cli_args import add_device_options, number, positive_int
 
 __all__ = ["add_commands"]
 
@@ -20,7 +20,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--pick", default=None, metavar="aeb|knee|ID",
                    help="aeb (best F_AEB on the front), knee, or a candidate id (default: the campaign's export.pick)")
-    p.add_argument("--energy-max", type=_number, metavar="X", help="pick among candidates with energy <= X mJ")
+    p.add_argument("--energy-max", type=number, metavar="X", help="pick among candidates with energy <= X mJ")
     p.add_argument("--out", type=Path, metavar="DIR", help="export folder (default RUN_DIR/exports/<id>)")
     p.set_defaults(handler=_export)
 
@@ -31,7 +31,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR")
     p.add_argument("--split", choices=("val", "test"), default="val")
     p.add_argument("--retrained", action="store_true", help="the weights written by 'autosnn retrain'")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
+    add_device_options(p, progress=False)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_evaluate)
 
@@ -41,12 +41,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "scratch; resumable (retrain.pt). Writes model-retrained.safetensors and the test accuracy "
                     "and energy into metrics.json.")
     p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR")
-    p.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs (default: the campaign's supernet epochs)")
+    p.add_argument("--epochs", type=positive_int, metavar="N", help="epochs (default: the campaign's supernet epochs)")
     p.add_argument("--from-scratch", action="store_true", help="start from a fresh initialisation")
     p.add_argument("--tune", action="store_true", help="sweep the fine-tuning hyper-parameters with Ray Tune")
-    p.add_argument("--tune-samples", type=_positive_int, default=4, metavar="N", help="Ray Tune trials (default 4)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--tune-samples", type=positive_int, default=4, metavar="N", help="Ray Tune trials (default 4)")
+    add_device_options(p)
     p.set_defaults(handler=_retrain)
 
 

@@ -5,26 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autosnn.cli_args import number, positive_int
 from autosnn.errors import UserError
 
 __all__ = ["add_commands"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +19,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     "into the run folder. Works while the search is still running.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder, e.g. runs/demo")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
-    p.add_argument("--top", type=_positive_int, metavar="K", help="show only the K best by F_AEB")
-    p.add_argument("--energy-max", type=_number, metavar="X", help="only candidates with energy <= X mJ")
-    p.add_argument("--acc-min", type=_number, metavar="Y", help="only candidates with accuracy >= Y (a fraction)")
+    p.add_argument("--top", type=positive_int, metavar="K", help="show only the K best by F_AEB")
+    p.add_argument("--energy-max", type=number, metavar="X", help="only candidates with energy <= X mJ")
+    p.add_argument("--acc-min", type=number, metavar="Y", help="only candidates with accuracy >= Y (a fraction)")
     p.add_argument("--no-write", action="store_true", help="print only; do not write the report files")
     p.set_defaults(handler=_pareto)
 

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from autosnn.campaign import Campaign
-from autosnn.errors import ConfigError, RunDirError
+from autosnn.cli_args import add_device_options, positive_int
+from autosnn.errors import RunDirError
 from autosnn.run_folder import RunFolder
 
 __all__ = ["add_commands", "run_pipeline"]
@@ -19,21 +20,6 @@ _RESUME = ("Every file is written atomically and the search state is saved after
            "generation, evaluating nothing twice; a finished campaign is left as it is.")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda:N")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run", help="run a whole campaign: supernet, search, Pareto front, export",
@@ -43,7 +29,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
     p.add_argument("--seed", type=int, help="override the campaign's seed (a new seed needs a new run folder)")
-    _common(p)
+    add_device_options(p)
     p.set_defaults(handler=_run)
 
     p = sub.add_parser(
@@ -53,8 +39,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     f"finished search to N generations in all (generation 1 is the initial population). {_RESUME}",
         epilog="Example: autosnn search runs/demo --generations 12")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder holding campaign.yaml")
-    p.add_argument("--generations", type=_positive_int, help="total number of generations to reach")
-    _common(p)
+    p.add_argument("--generations", type=positive_int, help="total number of generations to reach")
+    add_device_options(p)
     p.set_defaults(handler=_search)
 
 
@@ -131,9 +117,7 @@ def _search(args: argparse.Namespace) -> int:
     if not folder.path.is_dir():
         raise RunDirError(f"{folder.path}: no such run folder")
     campaign = folder.load_campaign()
-    if args.generations is not None:
-        if args.generations < 1:
-            raise ConfigError(f"--generations must be >= 1, got {args.generations}")
+    if args.generations is not None:  # positive_int already refused values below 1
         campaign.search.generations = args.generations
     campaign.resolve_space()
     folder.prepare(campaign)

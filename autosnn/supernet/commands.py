@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from autosnn.campaign import Campaign
+from autosnn.cli_args import add_device_options
 from autosnn.data import DataSplits, load_data
 from autosnn.device import select_device
 from autosnn.run_folder import RunFolder
@@ -27,8 +28,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
     p.add_argument("--seed", type=int, help="override the campaign's seed")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda:N")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_options(p)
     p.set_defaults(handler=_train)
 
 

@@ -1,0 +1,31 @@
+"""Argument types and options shared by the ``autosnn`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["positive_int", "number", "add_device_options"]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def add_device_options(p: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    """``--device`` (and ``--no-progress`` unless ``progress`` is false)."""
+    p.add_argument("--device", default="auto", help="auto (CUDA when present; default), cpu or cuda:N")
+    if progress:
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
