@@ -6,7 +6,6 @@ report of ``autosnn retrain``).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -39,35 +38,19 @@ def export_data(export_dir: Path):
     return cfg, config, metrics, campaign, campaign_data(campaign, space)
 
 
-def _energy_meter(model: nn.Module, campaign: Campaign):
-    """An ``EnergyMeter`` over ``model`` priced with the campaign's costs, or ``None`` when
-    :mod:`autosnn.fitness` has no energy model here."""
-    try:
-        from autosnn.fitness.energy import EnergyCosts, EnergyMeter
-    except ImportError:
-        return None
-    return EnergyMeter(model, EnergyCosts.from_config(campaign.fitness.energy))
-
-
 @torch.no_grad()
 def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
             max_batches: int | None = None) -> dict[str, Any]:
     """Accuracy over ``loader`` and, from the same forward passes, energy per sample
-    (mJ, all T steps), MACs and ACs. Energy is ``None`` when :mod:`autosnn.fitness` is absent."""
-    model.eval()
-    meter = _energy_meter(model, campaign)
-    correct = total = 0
-    with (meter if meter is not None else contextlib.nullcontext()):
-        for i, (x, y) in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
-            logits = model(x.to(device))
-            correct += (logits.argmax(1).cpu() == y).sum().item()
-            total += y.numel()
+    (mJ, all T steps), MACs and ACs (the evaluator's own measurement)."""
+    from autosnn.fitness.energy import EnergyCosts
+    from autosnn.fitness.evaluator import accuracy_and_energy
+
+    correct, total, report = accuracy_and_energy(model, loader, device, EnergyCosts.from_config(campaign.fitness.energy),
+                                                 max_batches, check_finite=False)
     out: dict[str, Any] = {"accuracy": correct / max(1, total), "samples": total,
                            "energy_mj": None, "macs": None, "acs": None}
-    if meter is not None and total:
-        report = meter.report()
+    if report is not None:
         out.update(energy_mj=float(report.energy_mj), macs=float(report.macs), acs=float(report.acs))
     return out
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import torch
+import torch.nn as nn
 from spikingjelly.activation_based import functional
 
 from autosnn.data.splits import DataSplits
-from autosnn.fitness.energy import EnergyCosts, EnergyMeter
+from autosnn.fitness.energy import EnergyCosts, EnergyMeter, EnergyReport
 from autosnn.fitness.result import EvalResult, Evaluator, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
@@ -95,19 +96,10 @@ class LocalEvaluator(InProcessEvaluator):
         net.eval()
         batches = recalibration_batches(self.data, self.batch_size, self.bn_recalibration_batches)
         with bn_recalibrated(net, batches, self.bn_recalibration_batches, self.device):
-            correct, seen = 0, 0
-            with EnergyMeter(net, self.costs) as meter:
-                for i, (x, y) in enumerate(self.data.loader("val", self.batch_size)):
-                    if self.max_val_batches is not None and i >= self.max_val_batches:
-                        break
-                    logits = net(x.to(self.device, non_blocking=True))
-                    if not torch.isfinite(logits).all():
-                        raise FloatingPointError("non-finite outputs on the validation split")
-                    correct += int((logits.argmax(1).cpu() == y).sum())
-                    seen += y.numel()
-            if seen == 0:
-                raise ValueError("the validation split is empty")
-        report = meter.report(samples=seen)
+            correct, seen, report = accuracy_and_energy(net, self.data.loader("val", self.batch_size), self.device,
+                                                        self.costs, self.max_val_batches)
+        if seen == 0:
+            raise ValueError("the validation split is empty")
         if not (math.isfinite(report.energy_mj) and math.isfinite(report.macs + report.acs)):
             raise FloatingPointError("non-finite energy")
         return EvalResult(
@@ -115,6 +107,25 @@ class LocalEvaluator(InProcessEvaluator):
             params=net.num_parameters(config), firing_rates=report.firing_rates, layers=report.layer_dicts(),
             seconds=time.perf_counter() - start, worker=self.worker,
         )
+
+
+@torch.no_grad()
+def accuracy_and_energy(model: nn.Module, loader: Iterable, device: torch.device, costs: EnergyCosts,
+                        max_batches: int | None = None, *, check_finite: bool = True) -> tuple[int, int, EnergyReport | None]:
+    """One pass of ``model`` (in eval mode) over ``loader``: (correct, samples, energy
+    report per sample, ``None`` when the loader was empty). With ``check_finite``, non-finite outputs raise ``FloatingPointError``."""
+    model.eval()
+    correct, seen = 0, 0
+    with EnergyMeter(model, costs) as meter:
+        for i, (x, y) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
+            logits = model(x.to(device, non_blocking=True))
+            if check_finite and not torch.isfinite(logits).all():
+                raise FloatingPointError("non-finite outputs on the validation split")
+            correct += int((logits.argmax(1).cpu() == y).sum())
+            seen += y.numel()
+    return correct, seen, meter.report(samples=seen) if seen else None
 
 
 def build_evaluator(campaign: Any, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
