@@ -19,7 +19,7 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = (
     "autosnn.search_spaces.commands",   # spaces, space
     "autosnn.supernet.commands",        # train-supernet
-    "autosnn.search.commands",          # run, search
+    "autosnn.pipeline.commands",        # run, search
     "autosnn.report.commands",          # pareto
     "autosnn.export.commands",          # export, evaluate, retrain
 )

@@ -26,7 +26,7 @@ import torch
 from autosnn.campaign import Campaign
 from autosnn.distributed.cluster import connect
 from autosnn.distributed.evaluator import RayEvaluator
-from autosnn.fitness import build_evaluator
+from autosnn.pipeline import build_evaluator
 from autosnn.supernet import SpikformerSupernet
 from autosnn.supernet.commands import campaign_data
 

@@ -7,12 +7,12 @@ import time
 import pytest
 import torch
 
-pytest.importorskip("ray")
+import ray  # noqa: F401  (a required dependency)
 
-from autosnn.campaign import Campaign  # noqa: E402
-from autosnn.distributed import RayEvaluator, RayStartError  # noqa: E402
-from autosnn.errors import UserError  # noqa: E402
-from autosnn.supernet import SpikformerSupernet  # noqa: E402
+from autosnn.campaign import Campaign
+from autosnn.distributed import RayEvaluator, RayStartError
+from autosnn.errors import UserError
+from autosnn.supernet import SpikformerSupernet
 
 
 @pytest.mark.parametrize("address", ["ray://127.0.0.1:1", "127.0.0.1:1"])

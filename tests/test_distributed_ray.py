@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-ray = pytest.importorskip("ray")
+import ray
 
-from autosnn.campaign import Campaign  # noqa: E402
-from autosnn.distributed import RayEvaluator  # noqa: E402
-from autosnn.distributed.testing import fake_factory  # noqa: E402
-from autosnn.search.synthetic import SyntheticEvaluator  # noqa: E402
-from autosnn.fitness import build_evaluator  # noqa: E402
-from autosnn.supernet import SpikformerSupernet  # noqa: E402
-from autosnn.supernet.commands import campaign_data  # noqa: E402
+from autosnn.campaign import Campaign
+from autosnn.distributed import RayEvaluator
+from autosnn.distributed.testing import fake_factory
+from autosnn.fitness.synthetic import SyntheticEvaluator
+from autosnn.pipeline import build_evaluator
+from autosnn.supernet import SpikformerSupernet
+from autosnn.supernet.commands import campaign_data
 
 
 @pytest.fixture(scope="module")

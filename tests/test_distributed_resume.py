@@ -14,7 +14,7 @@ import pytest
 
 from autosnn.campaign import Campaign
 from autosnn.search import pareto_front, run_search
-from autosnn.search.synthetic import SyntheticEvaluator
+from autosnn.fitness.synthetic import SyntheticEvaluator
 from test_search_resume import _ids, _kill_after
 
 SEARCH = {"algorithm": "nsga2", "population": 6, "generations": 5}

@@ -8,13 +8,13 @@ import json
 import pytest
 import torch
 
-pytest.importorskip("ray")
+import ray  # noqa: F401  (a required dependency)
 
-from autosnn import Spikformer  # noqa: E402
-from autosnn.campaign import Campaign  # noqa: E402
-from autosnn.distributed import tune_retrain  # noqa: E402
-from autosnn.export.evaluate import export_data, measure  # noqa: E402
-from autosnn.export.files import load_weights, write_export  # noqa: E402
+from autosnn import Spikformer
+from autosnn.campaign import Campaign
+from autosnn.distributed import tune_retrain
+from autosnn.export.evaluate import export_data, measure
+from autosnn.export.files import load_weights, write_export
 
 
 def test_tune_retrain_keeps_best_trial(tmp_path, firing):

@@ -10,8 +10,9 @@ import torch
 
 import autosnn.distributed
 from autosnn.campaign import Campaign
-from autosnn.fitness import (EnergyCosts, EvalResult, LocalEvaluator, TrainingFreeEvaluator, build_evaluator,
+from autosnn.fitness import (EnergyCosts, EvalResult, LocalEvaluator, TrainingFreeEvaluator,
                              default_target_mj, measure_energy)
+from autosnn.pipeline import build_evaluator
 from autosnn.fitness.sj_reference import excite
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import SpikformerSupernet

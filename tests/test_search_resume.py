@@ -15,7 +15,7 @@ import pandas as pd
 
 from autosnn.campaign import Campaign
 from autosnn.search import run_search
-from autosnn.search.synthetic import SyntheticEvaluator
+from autosnn.fitness.synthetic import SyntheticEvaluator
 
 SEARCH = {"algorithm": "nsga2", "population": 8, "generations": 10}
 
@@ -23,7 +23,7 @@ SCRIPT = """
 import sys
 from autosnn.campaign import Campaign
 from autosnn.search import run_search
-from autosnn.search.synthetic import SyntheticEvaluator
+from autosnn.fitness.synthetic import SyntheticEvaluator
 c = Campaign.from_dict({"name": "k", "seed": 5, "search": %r})
 space = c.resolve_space()
 run_search(c, space, SyntheticEvaluator(space, delay=0.02, log=sys.argv[2]), sys.argv[1], log=print)

@@ -14,7 +14,7 @@ import pytest
 from autosnn.campaign import Campaign
 from autosnn.errors import RunDirError
 from autosnn.search import run_search
-from autosnn.search.synthetic import SyntheticEvaluator
+from autosnn.fitness.synthetic import SyntheticEvaluator
 
 
 def campaign(**search) -> Campaign:

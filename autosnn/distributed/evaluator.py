@@ -4,7 +4,7 @@ A pool of ``campaign.evaluator.workers`` Ray actors. The supernet's weights are 
 the object store ONCE, as a dict of numpy arrays (zero-copy for readers on the same
 node), and the data splits once; every actor rebuilds ``SpikformerSupernet(space)``,
 loads the weights and builds its own local evaluator once (the same one
-``autosnn.fitness.build_evaluator`` gives for ``kind: local``, so answers are the same).
+``autosnn.fitness.build_local_evaluator`` gives, so answers are the same).
 Candidates are handed out one at a time as actors free up (``ray.wait``); results come
 back in input order.
 
@@ -70,12 +70,10 @@ def state_from_numpy(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 def local_evaluator_factory(campaign: Campaign, space: SearchSpace, supernet: torch.nn.Module, data: DataSplits,
                             device: torch.device):
-    """The evaluator a ``kind: local`` campaign would use (``autosnn.fitness.build_evaluator``)."""
-    from autosnn.fitness import build_evaluator
+    """The evaluator a ``kind: local`` campaign would use (``autosnn.fitness.build_local_evaluator``)."""
+    from autosnn.fitness import build_local_evaluator
 
-    campaign = copy.deepcopy(campaign)
-    campaign.evaluator.kind = "local"
-    return build_evaluator(campaign, space, supernet, data, device)
+    return build_local_evaluator(campaign, space, supernet, data, device)
 
 
 # ------------------------------------------------------------------ actor

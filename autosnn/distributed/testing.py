@@ -1,6 +1,6 @@
 """A cheap stand-in for the local evaluator in a Ray worker, for fault tests.
 
-:class:`CrashingEvaluator` is the search's :class:`~autosnn.search.synthetic.SyntheticEvaluator`
+:class:`CrashingEvaluator` is the :class:`~autosnn.fitness.synthetic.SyntheticEvaluator`
 (metrics are closed-form functions of the config, after sleeping ``delay`` per
 candidate, so a test can kill a worker while it is busy) whose process dies on the
 configs in ``die_on``. Pass ``fake_factory(...)`` as ``RayEvaluator(..., factory=...)``.
@@ -13,7 +13,7 @@ import os
 from typing import Sequence
 
 from autosnn.fitness.result import EvalResult
-from autosnn.search.synthetic import SyntheticEvaluator
+from autosnn.fitness.synthetic import SyntheticEvaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 

@@ -40,7 +40,7 @@ def _train_trial(config: dict[str, Any], export_dir: str, seed: int, threads: in
 
     from autosnn.export.evaluate import export_data
     from autosnn.export.files import load_subnet
-    from autosnn.supernet.training import _Trainer, _train_loader, accuracy
+    from autosnn.supernet.training import Trainer, train_loader, accuracy
 
     torch.set_num_threads(threads)
     device = torch.device("cuda") if torch.cuda.is_available() and config.get("gpu") else torch.device("cpu")
@@ -51,10 +51,10 @@ def _train_trial(config: dict[str, Any], export_dir: str, seed: int, threads: in
     batch_size = campaign.data.batch_size
     torch.manual_seed(seed)
     model = load_subnet(export_dir, device)
-    trainer = _Trainer(model, recipe, len(_train_loader(data, batch_size, seed, 0, 0)), device)
+    trainer = Trainer(model, recipe, len(train_loader(data, batch_size, seed, 0, 0)), device)
     val = data.loader("val", batch_size)
     for epoch in range(epochs):
-        loss = trainer.epoch(_train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", False)
+        loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", False)
         acc = accuracy(model, val, device)
         with tempfile.TemporaryDirectory() as tmp:
             from safetensors.torch import save_file

@@ -6,7 +6,7 @@ over the validation split with an :class:`~autosnn.fitness.energy.EnergyMeter` a
 accuracy, energy (mean per validation image), MACs / ACs, per-layer table and firing
 rates all come from that pass.
 
-:func:`build_evaluator` picks the evaluator a campaign asks for; :func:`default_target_mj`
+:func:`build_local_evaluator` builds the in-process evaluator a campaign asks for; :func:`default_target_mj`
 is the energy of the space's largest subnet (F_AEB's default target).
 """
 
@@ -28,7 +28,7 @@ from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.recalibrate import RECALIBRATION_SEED, bn_recalibrated, recalibration_batches
 from autosnn.supernet.supernet import SpikformerSupernet
 
-__all__ = ["LocalEvaluator", "build_evaluator", "default_target_mj", "failure_reason", "is_out_of_memory",
+__all__ = ["LocalEvaluator", "build_local_evaluator", "default_target_mj", "failure_reason", "is_out_of_memory",
            "RECALIBRATION_SEED"]
 
 #: Shuffle seed of the training batches used for BN recalibration (fixed: deterministic).
@@ -128,11 +128,12 @@ def accuracy_and_energy(model: nn.Module, loader: Iterable, device: torch.device
     return correct, seen, meter.report(samples=seen) if seen else None
 
 
-def build_evaluator(campaign: Any, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
-                    device: torch.device | str) -> Evaluator:
-    """The evaluator ``campaign`` asks for: the training-free scorer when
-    ``fitness.mode == "training-free"`` (no supernet needed), a Ray pool when
-    ``evaluator.kind == "ray"``, else a :class:`LocalEvaluator`."""
+def build_local_evaluator(campaign: Any, space: SearchSpace, supernet: SpikformerSupernet | None,
+                          data: DataSplits, device: torch.device | str) -> Evaluator:
+    """The in-process evaluator ``campaign`` asks for: the training-free scorer when
+    ``fitness.mode == "training-free"`` (no supernet needed), else a :class:`LocalEvaluator`
+    of ``supernet``. Choosing a Ray pool instead is the pipeline's business
+    (:func:`autosnn.pipeline.build_evaluator`); a Ray worker builds this one."""
     fitness = campaign.fitness
     costs = EnergyCosts.from_config(fitness.energy)
     if fitness.mode == "training-free":
@@ -142,10 +143,6 @@ def build_evaluator(campaign: Any, space: SearchSpace, supernet: SpikformerSuper
                                      device=device, seed=campaign.seed)
     if supernet is None:
         raise ValueError("fitness.mode 'supernet' needs a trained supernet")
-    if campaign.evaluator.kind == "ray":
-        from autosnn.distributed import RayEvaluator
-
-        return RayEvaluator(campaign, space, supernet, data, device)
     return LocalEvaluator(supernet, data, costs=costs, batch_size=campaign.data.batch_size, device=device,
                           bn_recalibration_batches=fitness.bn_recalibration_batches,
                           max_val_batches=fitness.max_val_batches)

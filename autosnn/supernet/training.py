@@ -32,7 +32,7 @@ from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.supernet import SpikformerSupernet
 
-__all__ = ["train_supernet", "fit", "accuracy", "cosine_with_warmup", "subnets_for_step", "load_supernet",
+__all__ = ["train_supernet", "fit", "Trainer", "train_loader", "accuracy", "cosine_with_warmup", "subnets_for_step", "load_supernet",
            "load_supernet_checkpoint"]
 
 SUPERNET_KIND = "autosnn-supernet"
@@ -84,7 +84,9 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 
 
-def _train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_workers: int) -> DataLoader:
+def train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_workers: int) -> DataLoader:
+    """The shuffled training batches of ``epoch`` (seeded by ``seed`` and ``epoch``, so a
+    resumed run sees the same order); sharded across ranks under torchrun."""
     if dist.is_initialized():
         sampler = DistributedSampler(data.train, seed=seed, drop_last=True)
         sampler.set_epoch(epoch)
@@ -93,7 +95,7 @@ def _train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_
     return data.loader("train", batch_size, shuffle=True, seed=seed * 1000 + epoch, num_workers=num_workers, drop_last=True)
 
 
-class _Trainer:
+class Trainer:
     """The shared optimisation loop: one epoch at a time, one or more forward passes per step."""
 
     def __init__(self, model: nn.Module, cfg: SupernetTrainingConfig, steps_per_epoch: int, device: torch.device):
@@ -188,8 +190,8 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     if dist.is_initialized():
         model = nn.parallel.DistributedDataParallel(supernet, device_ids=[device.index] if device.type == "cuda" else None,
                                                     find_unused_parameters=True)
-    steps = len(_train_loader(data, batch_size, seed, 0, num_workers))
-    trainer = _Trainer(model, cfg, steps, device)
+    steps = len(train_loader(data, batch_size, seed, 0, num_workers))
+    trainer = Trainer(model, cfg, steps, device)
     history: list[dict] = []
     start = 0
     path = Path(checkpoint) if checkpoint else None
@@ -212,7 +214,7 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     bar = tqdm(range(start, cfg.epochs), desc="supernet", initial=start, total=cfg.epochs,
                disable=not progress or _rank() != 0, dynamic_ncols=True)
     for epoch in bar:
-        loader = _train_loader(data, batch_size, seed, epoch, num_workers)
+        loader = train_loader(data, batch_size, seed, epoch, num_workers)
         loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes)
         history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0]})
         bar.set_postfix(loss=f"{loss:.3f}")
@@ -233,7 +235,7 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
     """Train a standalone model with the supernet's recipe; resumable from ``checkpoint``."""
     torch.manual_seed(seed)
     model.to(device)
-    trainer = _Trainer(model, cfg, len(_train_loader(data, batch_size, seed, 0, 0)), device)
+    trainer = Trainer(model, cfg, len(train_loader(data, batch_size, seed, 0, 0)), device)
     start = 0
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
@@ -247,7 +249,7 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
     bar = tqdm(range(start, cfg.epochs), desc="train", initial=start, total=cfg.epochs,
                disable=not progress, dynamic_ncols=True)
     for epoch in bar:
-        loss = trainer.epoch(_train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", progress)
+        loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", progress)
         bar.set_postfix(loss=f"{loss:.3f}")
         if path is not None:
             save_checkpoint({"kind": kind, "model": model.state_dict(), "trainer": trainer.state_dict(),

@@ -8,9 +8,10 @@ from pathlib import Path
 from autosnn.campaign import Campaign
 from autosnn.cli_args import add_device_options, positive_int
 from autosnn.errors import RunDirError
+from autosnn.pipeline.run import run_pipeline
 from autosnn.run_folder import RunFolder
 
-__all__ = ["add_commands", "run_pipeline"]
+__all__ = ["add_commands"]
 
 _PIPELINE = ("train the supernet (or reuse the one in the folder; skipped in training-free mode), search "
              "(NSGA-II + ESNN, random or ga-aeb, as the campaign says), write pareto.csv, pareto.png, report.html "
@@ -42,64 +43,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--generations", type=positive_int, help="total number of generations to reach")
     add_device_options(p)
     p.set_defaults(handler=_search)
-
-
-def _complete(folder: RunFolder, campaign: Campaign) -> bool:
-    """Search finished, reports written and the pick exported."""
-    from autosnn.search.state import StateStore
-
-    gens = StateStore(folder.search_state).generations()
-    exported = (campaign.fitness.mode == "training-free"  # nothing trained to export
-                or folder.exports.is_dir() and any(p.is_dir() for p in folder.exports.iterdir()))
-    return (bool(gens) and gens[-1] >= campaign.search.generations and folder.pareto_csv.is_file()
-            and folder.report_html.is_file() and exported)
-
-
-def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto", progress: bool = True) -> int:
-    """Supernet -> search -> reports -> export in ``folder`` (already prepared), resuming
-    whatever is there; prints a short summary."""
-    import torch
-
-    from autosnn.device import select_device
-    from autosnn.export import export_subnet
-    from autosnn.fitness import build_evaluator
-    from autosnn.report import write_reports
-    from autosnn.search.search import Search
-    from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extremes
-
-    if _complete(folder, campaign):
-        print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
-              f"(autosnn search {folder.path} --generations N extends it)")
-        _print_files(folder)
-        return 0
-    space = campaign.resolve_space()
-    torch.manual_seed(campaign.seed)
-    dev = select_device(device)
-    data = campaign_data(campaign, space)
-    supernet = None
-    if campaign.fitness.mode != "training-free":
-        supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)
-        print_extremes(supernet, space, data, dev)
-    evaluator = build_evaluator(campaign, space, supernet, data, dev)
-    try:  # the first call evaluates the largest subnet for F_AEB's target and the hypervolume reference
-        result = Search(campaign, space, evaluator, folder.path, progress=progress).run()
-    finally:
-        evaluator.close()
-    write_reports(folder.path)
-    if campaign.fitness.mode == "training-free":
-        export = f"none (training-free scores train nothing; the pick's config is in {folder.pareto_csv})"
-    else:
-        export = export_subnet(folder.path, campaign.export.pick)
-    n_ok = int((result.evaluations["status"] == "ok").sum())
-    print(f"search: {result.generations} generations, {len(result.evaluations)} evaluations ({n_ok} ok, "
-          f"{result.new_evaluations} new), hypervolume {result.hypervolume:.4f}, front of {len(result.front)}")
-    print(f"pick ({campaign.export.pick}): {export}")
-    _print_files(folder)
-    return 0
-
-
-def _print_files(folder: RunFolder) -> None:
-    print(f"files: {folder.pareto_csv}, {folder.pareto_png}, {folder.report_html}, {folder.evaluations}")
 
 
 def _run(args: argparse.Namespace) -> int:

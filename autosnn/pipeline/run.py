@@ -1,0 +1,87 @@
+"""The whole campaign composed from its parts: supernet, evaluator, search, reports, export.
+
+It sits above every part (nothing below imports it): :func:`run_pipeline` is what
+``autosnn run`` and ``autosnn search`` do, :func:`build_evaluator` chooses between the
+in-process evaluator and a Ray pool.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from autosnn.campaign import Campaign
+from autosnn.data.splits import DataSplits
+from autosnn.device import select_device
+from autosnn.export import export_subnet
+from autosnn.fitness.evaluator import build_local_evaluator
+from autosnn.fitness.result import Evaluator
+from autosnn.report import write_reports
+from autosnn.run_folder import RunFolder
+from autosnn.search.search import Search
+from autosnn.search.state import StateStore
+from autosnn.search_spaces.space import SearchSpace
+from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extremes
+from autosnn.supernet.supernet import SpikformerSupernet
+
+__all__ = ["build_evaluator", "is_complete", "run_pipeline"]
+
+
+def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
+                    device: torch.device | str) -> Evaluator:
+    """The evaluator ``campaign`` asks for: a Ray pool when ``evaluator.kind == "ray"``
+    (each worker builds the in-process one), else
+    :func:`~autosnn.fitness.evaluator.build_local_evaluator`."""
+    if campaign.evaluator.kind == "ray" and campaign.fitness.mode != "training-free":
+        if supernet is None:
+            raise ValueError("fitness.mode 'supernet' needs a trained supernet")
+        from autosnn.distributed import RayEvaluator
+
+        return RayEvaluator(campaign, space, supernet, data, device)
+    return build_local_evaluator(campaign, space, supernet, data, device)
+
+
+def is_complete(folder: RunFolder, campaign: Campaign) -> bool:
+    """Search finished, reports written and the pick exported."""
+    gens = StateStore(folder.search_state).generations()
+    exported = (campaign.fitness.mode == "training-free"  # nothing trained to export
+                or folder.exports.is_dir() and any(p.is_dir() for p in folder.exports.iterdir()))
+    return (bool(gens) and gens[-1] >= campaign.search.generations and folder.pareto_csv.is_file()
+            and folder.report_html.is_file() and exported)
+
+
+def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto", progress: bool = True) -> int:
+    """Supernet -> search -> reports -> export in ``folder`` (already prepared), resuming
+    whatever is there; prints a short summary."""
+    if is_complete(folder, campaign):
+        print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
+              f"(autosnn search {folder.path} --generations N extends it)")
+        _print_files(folder)
+        return 0
+    space = campaign.resolve_space()
+    torch.manual_seed(campaign.seed)
+    dev = select_device(device)
+    data = campaign_data(campaign, space)
+    supernet = None
+    if campaign.fitness.mode != "training-free":
+        supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)
+        print_extremes(supernet, space, data, dev)
+    evaluator = build_evaluator(campaign, space, supernet, data, dev)
+    try:  # the first call evaluates the largest subnet for F_AEB's target and the hypervolume reference
+        result = Search(campaign, space, evaluator, folder.path, progress=progress).run()
+    finally:
+        evaluator.close()
+    write_reports(folder.path)
+    if campaign.fitness.mode == "training-free":
+        export = f"none (training-free scores train nothing; the pick's config is in {folder.pareto_csv})"
+    else:
+        export = export_subnet(folder.path, campaign.export.pick)
+    n_ok = int((result.evaluations["status"] == "ok").sum())
+    print(f"search: {result.generations} generations, {len(result.evaluations)} evaluations ({n_ok} ok, "
+          f"{result.new_evaluations} new), hypervolume {result.hypervolume:.4f}, front of {len(result.front)}")
+    print(f"pick ({campaign.export.pick}): {export}")
+    _print_files(folder)
+    return 0
+
+
+def _print_files(folder: RunFolder) -> None:
+    print(f"files: {folder.pareto_csv}, {folder.pareto_png}, {folder.report_html}, {folder.evaluations}")
