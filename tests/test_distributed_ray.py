@@ -217,4 +217,8 @@ def test_timeout_must_be_positive():
         with pytest.raises(ConfigError, match=r"evaluator\.timeout_s must be > 0"):
             _campaign(timeout_s=bad)
     assert _campaign(timeout_s=2).evaluator.timeout_s == 2.0
+    with pytest.raises(ConfigError, match=r"evaluator\.timeout_s"):   # NaN: refused before Ray is touched
+        campaign = _campaign(timeout_s=float("nan"))
+        space = campaign.resolve_space()
+        RayEvaluator(campaign, space, SpikformerSupernet(space), None, "cpu")
     assert _campaign().evaluator.timeout_s is None

@@ -43,6 +43,7 @@ from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits
 from autosnn.distributed.cluster import connect
 from autosnn.distributed.errors import RayStartError
+from autosnn.errors import ConfigError
 from autosnn.fitness.result import EvalResult
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
@@ -149,6 +150,8 @@ class RayEvaluator:
         self.workers = int(cfg.workers)
         self.max_retries = int(cfg.max_retries)
         self.timeout_s = None if cfg.timeout_s is None else float(cfg.timeout_s)
+        if self.timeout_s is not None and not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise ConfigError(f"evaluator.timeout_s must be a finite number of seconds > 0 (or null), got {cfg.timeout_s}")
         self.start_timeout_s = float(start_timeout_s)
         self.restarts = 0
         self._actors: list[Any] = []
