@@ -122,3 +122,38 @@ def test_evaluator_and_training_use_the_subnets_own_frames(gesture, monkeypatch)
     assert len(seen) == 8                                  # 2 steps x (largest, smallest, 2 sampled)
     assert all(t == frames for t, frames in seen)          # every subnet got the frames of its own T ...
     assert [t for t, _ in seen[:2]] == [4, 2]              # ... the T=4 and T=2 subnets within one step
+
+
+@pytest.mark.slow
+def test_campaign_on_event_data_end_to_end(gesture_root, gesture, tmp_path, capsys):
+    """autosnn run on the fake DVS128 Gesture (T in {2, 4}): every stage works on the frames
+    of several T; the export, re-measured on the validation split, gives the recorded numbers."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from conftest import run_cli
+
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({
+        "name": "dvs-tiny", "fixed": {"in_channels": 2, "image_size": 128, "num_classes": 11, "patch_size": 16},
+        "dimensions": {"depth": [1], "embed_dim": [16, 24], "time_steps": [2, 4], "num_heads": [2],
+                       "mlp_ratio": [2.0], "v_threshold": [0.6, 1.0], "tau": [2.0]}}))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "name": "dvs", "space": str(tmp_path / "space.yaml"),
+        "data": {"name": "dvs128-gesture", "root": str(gesture_root), "batch_size": 11},
+        "supernet": {"epochs": 1, "warmup_epochs": 0, "amp": False},
+        "fitness": {"bn_recalibration_batches": 1},
+        "search": {"population": 4, "generations": 2}}))
+    code, out, err = run_cli(["run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "run"), "--device", "cpu",
+                              "--no-progress"], capsys)
+    assert code == 0, err
+    rows = pd.read_parquet(tmp_path / "run" / "evaluations.parquet")
+    assert (rows["status"] == "ok").all() and set(rows["time_steps"]) == {2, 4}
+    export = next((tmp_path / "run" / "exports").iterdir())
+    code, out, err = run_cli(["evaluate", str(export), "--split", "val", "--device", "cpu", "--json"], capsys)
+    assert code == 0, err
+    measured = json.loads(out)
+    recorded = rows.set_index("id").loc[export.name]
+    assert measured["accuracy"] == pytest.approx(recorded["accuracy"])
+    assert measured["energy_mj"] == pytest.approx(recorded["energy_mj"], rel=1e-6)
