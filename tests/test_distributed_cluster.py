@@ -1,5 +1,6 @@
 """A real Ray cluster started with ``ray start --head``: a campaign with ``address: auto``
-joins it and ends with the result of the same campaign evaluated locally.
+(``autosnn run`` in a fresh process, as a user runs it) joins it and ends with the result
+of the same campaign evaluated locally.
 
 The cluster is this test's own: free ports, its own ``--temp-dir`` (so ``auto`` can only
 mean it: ``RAY_ADDRESS`` is set to its address, and Ray writes its address file into that
@@ -23,8 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import ray
+import yaml
 
 from autosnn.campaign import Campaign
 from autosnn.pipeline import run_pipeline
@@ -84,20 +84,24 @@ def _stop_cluster(proc: subprocess.Popen, temp_dir: str) -> None:
         time.sleep(0.2)
 
 
+def _ray_env(**extra: str) -> dict[str, str]:
+    """The environment of the cluster's and the driver's processes: this checkout importable,
+    no inherited RAY_ADDRESS, and no token authentication (Ray 2.5x turns it on for
+    `ray start` when ~/.ray/auth_token exists, but a driver given an explicit address does
+    not send the token: this throw-away cluster on this machine runs without)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled", **extra)
+    return env
+
+
 @pytest.fixture
 def ray_head():
     """``ray start --head`` on free ports with its own temp dir and 2 CPUs; yields
     ``(gcs_address, temp_dir)``; stopped (only it) when the test ends, pass or fail."""
-    assert not ray.is_initialized()
     port, client_port, agent_port = _free_ports(3)
     temp_dir = tempfile.mkdtemp(prefix="asnn-ray-", dir="/tmp")  # short: Ray's socket paths live under it
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
-    # Ray 2.5x turns token authentication on for `ray start` when ~/.ray/auth_token exists (a
-    # local ray.init() writes one), but a driver given an explicit RAY_ADDRESS does not send
-    # it: this throw-away cluster on this machine runs without, and so does the driver.
-    env["RAY_AUTH_MODE"] = "disabled"
+    env = _ray_env()
     log = open(Path(temp_dir) / "ray-start.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-c", RAY_CLI, "start", "--head", f"--port={port}", f"--temp-dir={temp_dir}",
@@ -117,8 +121,6 @@ def ray_head():
         assert address.endswith(f":{port}")
         yield address, temp_dir
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
         _stop_cluster(proc, temp_dir)
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -135,22 +137,25 @@ def _campaign(**evaluator) -> Campaign:
 
 
 @pytest.mark.slow
-def test_campaign_on_a_real_ray_cluster_equals_the_local_one(ray_head, tmp_path, monkeypatch):
+def test_campaign_on_a_real_ray_cluster_equals_the_local_one(ray_head, tmp_path):
     address, temp_dir = ray_head
     local = RunFolder(tmp_path / "local")
     campaign = _campaign()
     local.prepare(campaign)
     assert run_pipeline(campaign, local, device="cpu", progress=False) == 0
 
-    monkeypatch.setenv("RAY_ADDRESS", address)            # `auto` means this cluster, whatever else runs here
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")       # as the cluster (see the fixture)
     on_cluster = RunFolder(tmp_path / "cluster")
     campaign = _campaign(kind="ray", workers=2, address="auto", max_retries=1)
     on_cluster.prepare(campaign)
     shutil.copy(local.supernet, on_cluster.supernet)     # the same trained supernet: evaluation is what differs
-    assert run_pipeline(campaign, on_cluster, device="cpu", progress=False) == 0
-    assert not ray.is_initialized()                       # the driver left the cluster ...
-    assert _processes_naming(temp_dir)                    # ... which is still up (not ours to stop there)
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump(campaign.to_dict()))
+    # a fresh driver process, as a user runs it; `auto` means this cluster, whatever else runs here
+    proc = subprocess.run([sys.executable, "-m", "autosnn.cli", "run", str(config), "--out", str(on_cluster.path),
+                           "--device", "cpu", "--no-progress"], env=_ray_env(RAY_ADDRESS=address),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert _processes_naming(temp_dir)                    # the cluster is still up (not the driver's to stop)
 
     a = pd.read_parquet(local.evaluations)
     b = pd.read_parquet(on_cluster.evaluations)
