@@ -237,6 +237,8 @@ class RayEvaluator:
         ready_at: dict[int, float] = {}                          # slot -> when its replacement became ready
 
         def retry_or_fail(slot: int, i: int, tries: int, t0: float, why: Callable[[int], str]) -> None:
+            for old in [ref for ref, (s, _) in starting.items() if s == slot]:
+                del starting[old]   # an earlier replacement of this slot that died too
             starting[self._replace(slot)] = (slot, time.perf_counter())
             idle.append(slot)   # the replacement queues work behind its start-up
             if tries < self.max_retries:
