@@ -215,14 +215,17 @@ class RayEvaluator:
         self.restarts += 1
         return self._actors[slot].info.remote()
 
-    def _replacement_ready(self, slot: int, ref) -> None:
+    def _replacement_ready(self, slot: int, ref) -> bool:
+        """Wait for a replacement's ``info()``; False when it died already (the candidate
+        handed to it then fails like any other and is retried or recorded failed)."""
         try:
             info = ray.get(ref, timeout=self.start_timeout_s)
         except GetTimeoutError:
             raise RayStartError(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s") from None
-        except RayError as exc:
-            raise RayStartError(f"a replacement Ray worker could not start: {_reason(exc)}") from None
+        except RayError:
+            return False
         self._names[slot] = info["name"]
+        return True
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
@@ -257,8 +260,8 @@ class RayEvaluator:
             for ref in done:
                 if ref in starting:
                     slot, _ = starting.pop(ref)
-                    self._replacement_ready(slot, ref)
-                    ready_at[slot] = time.perf_counter()
+                    if self._replacement_ready(slot, ref):
+                        ready_at[slot] = time.perf_counter()
                     continue
                 slot, i, tries, t0 = inflight.pop(ref)
                 try:
