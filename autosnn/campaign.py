@@ -104,6 +104,7 @@ class EvaluatorConfig:
     address: Optional[str] = None
     gpus_per_worker: float = 0.0           # fraction of a GPU per actor when CUDA is present
     max_retries: int = 1
+    timeout_s: Optional[float] = None      # kind ray: seconds a candidate may take before its worker counts as hung
 
 
 @dataclass
@@ -211,7 +212,8 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     return obj
 
 
-_POSITIVE = {"batch_size", "epochs", "population", "generations", "workers", "lr", "e_mac_pj", "e_ac_pj", "top"}
+_POSITIVE = {"batch_size", "epochs", "population", "generations", "workers", "lr", "e_mac_pj", "e_ac_pj", "top",
+             "timeout_s"}
 _NON_NEGATIVE = {"num_workers", "weight_decay", "warmup_epochs", "label_smoothing", "grad_clip", "alpha", "beta",
                  "bn_recalibration_batches", "gpus_per_worker", "max_retries", "polynomial_eta"}
 

@@ -153,3 +153,72 @@ def _config_of(text: str):
     from autosnn.search_spaces.subnet_config import SubnetConfig
 
     return SubnetConfig.from_json(text)
+
+
+def test_hung_candidates_are_cancelled_retried_then_failed(local_ray, setting, tmp_path):
+    """evaluator.timeout_s: an actor that is alive but silent is killed and replaced and its
+    candidate retried (max_retries=1): one that hangs only the first time then succeeds, one
+    that hangs every time is recorded failed; the others are unaffected."""
+    _, space, supernet, data, _ = setting
+    campaign = _campaign(timeout_s=1.5)
+    rng = np.random.default_rng(13)
+    configs = [space.sample(rng) for _ in range(5)]
+    stuck, once = configs[2], configs[0]
+    ev = RayEvaluator(campaign, space, supernet, data, "cpu", factory=fake_factory(
+        0.05, hang_on=[stuck.id], hang_once_on=[once.id], marks_dir=tmp_path))
+    try:
+        pids = {ray.get(ev.actor(i).pid.remote()) for i in range(2)}
+        t0 = time.perf_counter()
+        got = ev.evaluate(configs)
+        waited = time.perf_counter() - t0
+        assert ev.restarts == 3                                    # once: 1 hang; stuck: first try + one retry
+        new_pids = {ray.get(ev.actor(i).pid.remote()) for i in range(2)}
+        again = ev.evaluate(configs[:2])                           # the pool still works afterwards
+    finally:
+        ev.close()
+    assert 3.0 <= waited < 60                                       # 1.5 s timeouts, not the hour it sleeps
+    assert [r.status for r in got] == ["ok", "ok", "failed", "ok", "ok"]
+    assert (tmp_path / once.id).is_file()                          # `once` did hang, then succeeded on retry
+    assert got[2].config == stuck and np.isnan(got[2].accuracy)
+    assert "no answer within evaluator.timeout_s=1.5 s, 2 time(s)" in got[2].reason
+    expected = SyntheticEvaluator(space).evaluate(configs)
+    assert [r.accuracy for i, r in enumerate(got) if i != 2] == [r.accuracy for i, r in enumerate(expected) if i != 2]
+    assert not pids & new_pids                                      # hung workers were replaced (both slots here)
+    assert [r.accuracy for r in again] == [r.accuracy for r in expected[:2]]
+
+
+def test_campaign_goes_on_past_a_hung_candidate(local_ray, setting, tmp_path):
+    from autosnn.search.search import run_search
+
+    _, space, supernet, data, _ = setting
+    campaign = _campaign(timeout_s=1.0, max_retries=0)
+    campaign.search.population, campaign.search.generations = 4, 2
+    kw = dict(target_mj=0.05, reference_energy_mj=1.0, log=lambda m: None)
+    plain = run_search(campaign, space, SyntheticEvaluator(space), tmp_path / "plain", **kw)
+    stuck = plain.evaluations["id"].iloc[1]                         # a candidate of the first generation
+    ev = RayEvaluator(campaign, space, supernet, data, "cpu", factory=fake_factory(0.02, hang_on=[stuck]))
+    try:
+        result = run_search(campaign, space, ev, tmp_path / "run", **kw)
+    finally:
+        ev.close()
+    rows = result.evaluations.set_index("id")
+    assert result.generations == 2 and len(rows) >= 5
+    assert rows.index[rows["status"] == "failed"].tolist() == [stuck]
+    assert rows.loc[stuck, "reason"].startswith("no answer within evaluator.timeout_s=1 s, 1 time(s)")
+    ok = rows[rows["status"] == "ok"]
+    synthetic = SyntheticEvaluator(space)
+    assert ok["accuracy"].tolist() == [synthetic.metrics(_config_of(c))[0] for c in ok["config"]]
+
+
+def test_timeout_must_be_positive():
+    from autosnn.errors import ConfigError
+
+    for bad in (0, -1.0):
+        with pytest.raises(ConfigError, match=r"evaluator\.timeout_s must be > 0"):
+            _campaign(timeout_s=bad)
+    assert _campaign(timeout_s=2).evaluator.timeout_s == 2.0
+    with pytest.raises(ConfigError, match=r"evaluator\.timeout_s"):   # NaN: refused before Ray is touched
+        campaign = _campaign(timeout_s=float("nan"))
+        space = campaign.resolve_space()
+        RayEvaluator(campaign, space, SpikformerSupernet(space), None, "cpu")
+    assert _campaign().evaluator.timeout_s is None

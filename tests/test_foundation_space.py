@@ -11,8 +11,18 @@ def space(request):
     return SearchSpace.builtin(request.param)
 
 
-def test_builtins_are_the_three_named():
-    assert SearchSpace.builtin_names() == ["digits-tiny", "spikformer-cifar10", "spikformer-cifar100"]
+def test_builtins_are_the_five_named():
+    assert SearchSpace.builtin_names() == ["digits-tiny", "spikformer-cifar10", "spikformer-cifar10-dvs",
+                                           "spikformer-cifar100", "spikformer-dvs128-gesture"]
+
+
+@pytest.mark.parametrize("name, classes", [("spikformer-cifar10-dvs", 10), ("spikformer-dvs128-gesture", 11)])
+def test_event_spaces_are_around_spikformers_dvs_model(name, classes):
+    s = SearchSpace.builtin(name)
+    assert (s.image_size, s.in_channels, s.patch_size, s.num_classes) == (128, 2, 16, classes)
+    assert s.choices["time_steps"] == (8, 12, 16)
+    largest = s.largest()
+    assert (largest.depth, largest.embed_dim, largest.time_steps) == (2, 256, 16)
 
 
 def test_cifar_space_matches_auto_spikformer():

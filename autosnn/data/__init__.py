@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from autosnn.data.splits import SPLIT_SEED, DataSplits
 
 __all__ = ["DataSplits", "SPLIT_SEED", "load_data", "DATASETS"]
@@ -10,10 +12,12 @@ DATASETS = ("digits", "mnist5k", "cifar10", "cifar100", "cifar10-dvs", "dvs128-g
 
 
 def load_data(name: str, *, root: str | None = None, image_size: int = 16, in_channels: int = 1,
-              time_steps: int = 4) -> DataSplits:
+              time_steps: int | Sequence[int] = 4) -> DataSplits:
     """Load the dataset ``name`` for a space with the given input size and channels.
 
-    ``time_steps`` is the number of event frames for the neuromorphic datasets.
+    ``time_steps``: the number(s) of event frames for the neuromorphic datasets; give
+    every T of the space, and a subnet of each T sees its own frames
+    (:meth:`DataSplits.for_time_steps`). Ignored for static images.
     """
     from autosnn.errors import ConfigError
 

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-__all__ = ["DataSplits", "SPLIT_SEED", "holdout_indices", "collate"]
+__all__ = ["DataSplits", "SPLIT_SEED", "holdout_indices", "collate", "to_device"]
 
 #: The seed of every train / validation / test split. Fixed, independent of the
 #: campaign seed, so the test split is the same images for every campaign.
 SPLIT_SEED = 20240917
 
 
-def collate(samples: list) -> list[torch.Tensor]:
+def _time_major(x: torch.Tensor) -> torch.Tensor:
+    return x.transpose(0, 1) if x.dim() == 5 else x
+
+
+def collate(samples: list) -> list[Any]:
     """Batch samples; event-frame samples ``[T, C, H, W]`` become time-major
-    ``[T, N, C, H, W]`` (the models' layout), images stay ``[N, C, H, W]``."""
+    ``[T, N, C, H, W]`` (the models' layout), images stay ``[N, C, H, W]``; samples of
+    frames at several T (``{T: [T, C, H, W]}``, :class:`~autosnn.data.frames.MultiStepFrames`)
+    become ``{T: [T, N, C, H, W]}``."""
     x, y = default_collate(samples)
-    return [x.transpose(0, 1) if x.dim() == 5 else x, y]
+    if isinstance(x, Mapping):
+        return [{t: _time_major(v) for t, v in x.items()}, y]
+    return [_time_major(x), y]
+
+
+def to_device(x: Any, device: torch.device | str, non_blocking: bool = False) -> Any:
+    """A batch's inputs on ``device``: a tensor, or a dict ``{T: tensor}`` of frames."""
+    if isinstance(x, Mapping):
+        return {t: v.to(device, non_blocking=non_blocking) for t, v in x.items()}
+    return x.to(device, non_blocking=non_blocking)
 
 
 @dataclass
@@ -30,6 +47,11 @@ class DataSplits:
 
     Loaders yield ``(x, labels)`` with ``x`` ``[N, C, H, W]`` or, for event frames,
     ``[T, N, C, H, W]`` (see :func:`collate`).
+
+    Event data integrated at several T (one per ``time_steps`` choice of the space) has
+    splits of :class:`~autosnn.data.frames.MultiStepFrames` (``x`` is ``{T: [T, N, C, H, W]}``,
+    each model takes its own T) and ``by_time_steps``: the splits of each single T, for
+    whoever needs only one (an evaluation of a subnet): :meth:`for_time_steps`.
     """
 
     name: str
@@ -37,6 +59,17 @@ class DataSplits:
     val: Dataset
     test: Dataset
     num_classes: int
+    by_time_steps: Optional[dict[int, "DataSplits"]] = None
+
+    def for_time_steps(self, time_steps: int) -> "DataSplits":
+        """The splits whose frames are integrated at ``time_steps`` (static images and
+        event data loaded at one T: these splits themselves)."""
+        if self.by_time_steps is None:
+            return self
+        if time_steps not in self.by_time_steps:
+            raise ValueError(f"data '{self.name}' has event frames for T in {sorted(self.by_time_steps)}, "
+                             f"not for T={time_steps}")
+        return self.by_time_steps[time_steps]
 
     def split(self, name: str) -> Dataset:
         if name not in ("train", "val", "test"):

@@ -15,6 +15,14 @@ worker dies more than ``campaign.evaluator.max_retries`` times is recorded as
 ``EvalResult.failed`` (reason: how the worker died) and the campaign goes on. An
 exception raised while evaluating a candidate is a failed result at once (it would fail
 again).
+
+Hung workers: with ``campaign.evaluator.timeout_s`` set, a candidate whose actor is alive
+but has not answered ``timeout_s`` seconds after it was handed the candidate is treated
+like a death: the actor is killed (an actor task cannot be interrupted any other way),
+replaced, and the candidate retried up to ``max_retries`` times, then recorded failed
+with the reason (``no answer within ... s``). A replacement's start-up (loading the
+supernet) never counts against a candidate's time: the clock of work queued on it starts
+when it is ready.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits
 from autosnn.distributed.cluster import connect
 from autosnn.distributed.errors import RayStartError
+from autosnn.errors import ConfigError
 from autosnn.fitness.result import EvalResult
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
@@ -140,6 +149,10 @@ class RayEvaluator:
         cfg = campaign.evaluator
         self.workers = int(cfg.workers)
         self.max_retries = int(cfg.max_retries)
+        self.timeout_s = None if cfg.timeout_s is None else float(cfg.timeout_s)
+        if self.timeout_s is not None and not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise ConfigError(f"evaluator.timeout_s must be a finite number of seconds > 0 (or null), got {cfg.timeout_s}")
+        self.start_timeout_s = float(start_timeout_s)
         self.restarts = 0
         self._actors: list[Any] = []
         self._names: list[str] = []
@@ -191,13 +204,28 @@ class RayEvaluator:
         self.infos = infos
         self._names = [i["name"] for i in infos]
 
-    def _replace(self, slot: int) -> None:
+    def _replace(self, slot: int):
+        """Kill the actor of ``slot`` and spawn its replacement; returns the replacement's
+        readiness ref (``info()``), which completes once it has loaded the supernet."""
         try:
             ray.kill(self._actors[slot], no_restart=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
         self._actors[slot] = self._spawn(slot)
         self.restarts += 1
+        return self._actors[slot].info.remote()
+
+    def _replacement_ready(self, slot: int, ref) -> bool:
+        """Wait for a replacement's ``info()``; False when it died already (the candidate
+        handed to it then fails like any other and is retried or recorded failed)."""
+        try:
+            info = ray.get(ref, timeout=self.start_timeout_s)
+        except GetTimeoutError:
+            raise RayStartError(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s") from None
+        except RayError:
+            return False
+        self._names[slot] = info["name"]
+        return True
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, configs: Sequence[SubnetConfig]) -> list[EvalResult]:
@@ -205,33 +233,76 @@ class RayEvaluator:
         if not self._actors:
             raise RuntimeError("RayEvaluator is closed")
         results: list[EvalResult | None] = [None] * len(configs)
-        queue: deque[tuple[int, int]] = deque((i, 0) for i in range(len(configs)))  # (index, deaths so far)
+        queue: deque[tuple[int, int]] = deque((i, 0) for i in range(len(configs)))  # (index, failed tries so far)
         idle = list(range(len(self._actors)))[::-1]
-        inflight: dict[Any, tuple[int, int, int, float]] = {}
+        inflight: dict[Any, tuple[int, int, int, float]] = {}   # ref -> (slot, index, tries, handed out at)
+        starting: dict[Any, tuple[int, float]] = {}              # replacement's info() ref -> (slot, spawned at)
+        ready_at: dict[int, float] = {}                          # slot -> when its replacement became ready
+
+        def retry_or_fail(slot: int, i: int, tries: int, t0: float, why: Callable[[int], str]) -> None:
+            for old in [ref for ref, (s, _) in starting.items() if s == slot]:
+                del starting[old]   # an earlier replacement of this slot that died too
+            starting[self._replace(slot)] = (slot, time.perf_counter())
+            idle.append(slot)   # the replacement queues work behind its start-up
+            if tries < self.max_retries:
+                queue.appendleft((i, tries + 1))
+            else:
+                results[i] = EvalResult.failed(configs[i], why(tries + 1), seconds=time.perf_counter() - t0,
+                                               worker=self._names[slot])
+
         while queue or inflight:
             while queue and idle:
                 slot = idle.pop()
-                i, deaths = queue.popleft()
-                inflight[self._actors[slot].evaluate.remote(configs[i])] = (slot, i, deaths, time.perf_counter())
-            done, _ = ray.wait(list(inflight), num_returns=1)
+                i, tries = queue.popleft()
+                inflight[self._actors[slot].evaluate.remote(configs[i])] = (slot, i, tries, time.perf_counter())
+            timeout = self._wait_s(inflight, starting, ready_at)
+            done, _ = ray.wait(list(inflight) + list(starting), num_returns=1, timeout=timeout)
             for ref in done:
-                slot, i, deaths, t0 = inflight.pop(ref)
+                if ref in starting:
+                    slot, _ = starting.pop(ref)
+                    if self._replacement_ready(slot, ref):
+                        ready_at[slot] = time.perf_counter()
+                    continue
+                slot, i, tries, t0 = inflight.pop(ref)
                 try:
                     results[i] = ray.get(ref)
                 except RayTaskError as exc:  # raised in the actor outside the guarded evaluation
                     results[i] = EvalResult.failed(configs[i], _reason(exc), seconds=time.perf_counter() - t0,
                                                    worker=self._names[slot])
+                    idle.append(slot)
                 except RayError as exc:  # the actor process is gone: replace it, retry the candidate
                     reason = _reason(exc)
-                    self._replace(slot)
-                    if deaths < self.max_retries:
-                        queue.appendleft((i, deaths + 1))
-                    else:
-                        results[i] = EvalResult.failed(
-                            configs[i], f"worker died {deaths + 1} time(s) evaluating it: {reason}",
-                            seconds=time.perf_counter() - t0, worker=self._names[slot])
-                idle.append(slot)
+                    retry_or_fail(slot, i, tries, t0, lambda n: f"worker died {n} time(s) evaluating it: {reason}")
+                else:
+                    idle.append(slot)
+            now = time.perf_counter()
+            for ref, (slot, t0) in starting.items():
+                if now - t0 >= self.start_timeout_s:
+                    raise RayStartError(f"a replacement Ray worker did not start within {self.start_timeout_s:g} s")
+            for ref, (slot, i, tries, t0) in list(inflight.items()):
+                deadline = self._deadline(slot, t0, starting, ready_at)
+                if deadline is not None and now >= deadline:   # alive but silent: kill, replace, retry
+                    del inflight[ref]
+                    retry_or_fail(slot, i, tries, t0, lambda n: f"no answer within evaluator.timeout_s="
+                                  f"{self.timeout_s:g} s, {n} time(s) (the hung worker was replaced each time)")
+        for ref, (slot, _) in starting.items():   # a full, ready pool for the next call
+            self._replacement_ready(slot, ref)
         return results  # type: ignore[return-value]
+
+    def _deadline(self, slot: int, t0: float, starting: dict, ready_at: dict[int, float]) -> float | None:
+        """When a candidate handed to ``slot`` at ``t0`` counts as hung: ``timeout_s`` after
+        it was handed out or after the slot's replacement became ready, whichever is later
+        (``None``: no time limit, or the replacement is still starting)."""
+        if self.timeout_s is None or any(s == slot for s, _ in starting.values()):
+            return None
+        return max(t0, ready_at.get(slot, t0)) + self.timeout_s
+
+    def _wait_s(self, inflight: dict, starting: dict, ready_at: dict[int, float]) -> float | None:
+        """Seconds until the next deadline of a candidate or a starting replacement (``None``: none)."""
+        deadlines = [t0 + self.start_timeout_s for _, t0 in starting.values()]
+        deadlines += [d for slot, _, _, t0 in inflight.values()
+                      if (d := self._deadline(slot, t0, starting, ready_at)) is not None]
+        return max(0.0, min(deadlines) - time.perf_counter()) if deadlines else None
 
     # ------------------------------------------------------------ inspection / teardown
     def actor(self, slot: int):

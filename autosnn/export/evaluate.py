@@ -27,7 +27,8 @@ def export_campaign(metrics: dict[str, Any], where: Path) -> Campaign:
 
 
 def export_data(export_dir: Path):
-    """(subnet config, config.json, metrics.json, campaign, data splits) of an export."""
+    """(subnet config, config.json, metrics.json, campaign, data splits) of an export; event
+    data comes integrated at the subnet's own T."""
     from autosnn.supernet.commands import campaign_data
 
     cfg, config, metrics = read_export(export_dir)
@@ -35,7 +36,7 @@ def export_data(export_dir: Path):
     space = export_space(config)
     if space is None:
         space = campaign.resolve_space()
-    return cfg, config, metrics, campaign, campaign_data(campaign, space)
+    return cfg, config, metrics, campaign, campaign_data(campaign, space).for_time_steps(cfg.time_steps)
 
 
 @torch.no_grad()

@@ -200,7 +200,7 @@ def export_subnet(run_dir: str | Path, pick: str = "aeb", energy_max: float | No
         # The recorded accuracy was measured with recalibrated BatchNorm statistics: bake them in.
         from autosnn.supernet.commands import campaign_data
 
-        data = campaign_data(campaign, space)
+        data = campaign_data(campaign, space).for_time_steps(cfg.time_steps)
         recalibrate_bn(model, recalibration_batches(data, campaign.data.batch_size, bn_batches), bn_batches,
                        torch.device("cpu"))
     model.eval()

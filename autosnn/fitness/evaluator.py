@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import functional
 
-from autosnn.data.splits import DataSplits
+from autosnn.data.splits import DataSplits, to_device
 from autosnn.fitness.energy import EnergyCosts, EnergyMeter, EnergyReport
 from autosnn.fitness.result import EvalResult, Evaluator, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
@@ -94,9 +94,10 @@ class LocalEvaluator(InProcessEvaluator):
         net = self.supernet
         net.set_config(config)
         net.eval()
-        batches = recalibration_batches(self.data, self.batch_size, self.bn_recalibration_batches)
+        data = self.data.for_time_steps(config.time_steps)   # event data: frames integrated at its own T
+        batches = recalibration_batches(data, self.batch_size, self.bn_recalibration_batches)
         with bn_recalibrated(net, batches, self.bn_recalibration_batches, self.device):
-            correct, seen, report = accuracy_and_energy(net, self.data.loader("val", self.batch_size), self.device,
+            correct, seen, report = accuracy_and_energy(net, data.loader("val", self.batch_size), self.device,
                                                         self.costs, self.max_val_batches)
         if seen == 0:
             raise ValueError("the validation split is empty")
@@ -120,7 +121,7 @@ def accuracy_and_energy(model: nn.Module, loader: Iterable, device: torch.device
         for i, (x, y) in enumerate(loader):
             if max_batches is not None and i >= max_batches:
                 break
-            logits = model(x.to(device, non_blocking=True))
+            logits = model(to_device(x, device, non_blocking=True))
             if check_finite and not torch.isfinite(logits).all():
                 raise FloatingPointError("non-finite outputs on the validation split")
             correct += int((logits.argmax(1).cpu() == y).sum())

@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from autosnn.data.splits import DataSplits
+from autosnn.data.splits import DataSplits, to_device
 from autosnn.fitness.energy import EnergyCosts, EnergyMeter
 from autosnn.fitness.evaluator import is_out_of_memory, failure_reason
 from autosnn.fitness.flops import ann_macs
@@ -56,7 +56,7 @@ class TrainingFreeEvaluator(InProcessEvaluator):
         self.space, self.costs, self.seed, self.worker = space, costs, seed, worker
         self.device = torch.device(device)
         x, _ = next(iter(data.loader("train", batch_size, shuffle=True, seed=seed)))
-        self.batch = x.to(self.device)
+        self.batch = to_device(x, self.device)   # event data at several T: {T: frames}, each model takes its own
 
     def evaluate_one(self, config: SubnetConfig) -> EvalResult:
         start = time.perf_counter()

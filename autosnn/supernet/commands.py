@@ -41,7 +41,7 @@ def load_campaign(path: Path, seed: int | None = None) -> Campaign:
 
 def campaign_data(campaign: Campaign, space: SearchSpace) -> DataSplits:
     return load_data(campaign.data.name, root=campaign.data.root, image_size=space.image_size,
-                     in_channels=space.in_channels, time_steps=max(space.choices["time_steps"]))
+                     in_channels=space.in_channels, time_steps=space.choices["time_steps"])
 
 
 def ensure_supernet(campaign: Campaign, space: SearchSpace, folder: RunFolder, data: DataSplits,

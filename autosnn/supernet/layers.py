@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 import torch.nn as nn
@@ -211,9 +211,14 @@ def classify(head: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     return head(tokens.mean(dim=-1)).mean(dim=0)
 
 
-def to_sequence(x: torch.Tensor, time_steps: int) -> torch.Tensor:
+def to_sequence(x: torch.Tensor | Mapping[int, torch.Tensor], time_steps: int) -> torch.Tensor:
     """``[N, C, H, W]`` static images are repeated ``time_steps`` times; ``[T, N, C, H, W]``
-    event frames pass through (their own T is used)."""
+    event frames pass through (their own T is used); from event frames integrated at
+    several T, ``{T: [T, N, C, H, W]}``, the entry of ``time_steps`` is taken."""
+    if isinstance(x, Mapping):
+        if time_steps not in x:
+            raise ValueError(f"event frames are loaded for T in {sorted(x)}, not for this model's T={time_steps}")
+        return x[time_steps]
     if x.dim() == 4:
         return x.unsqueeze(0).expand(time_steps, *x.shape)
     if x.dim() == 5:

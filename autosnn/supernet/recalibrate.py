@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import functional
 
-from autosnn.data.splits import DataSplits
+from autosnn.data.splits import DataSplits, to_device
 
 __all__ = ["recalibrate_bn", "bn_recalibrated", "recalibration_batches", "RECALIBRATION_SEED"]
 
@@ -76,7 +76,7 @@ def recalibrate_bn(model: nn.Module, loader: Iterable, batches: int, device: tor
     try:
         for batch in itertools.islice(loader, batches):
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            model(x.to(device))
+            model(to_device(x, device))
             functional.reset_net(model)
     finally:
         for bn, (momentum, training) in zip(bns, saved):

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from autosnn.campaign import SupernetTrainingConfig
 from autosnn.checkpoint import load_checkpoint, save_checkpoint
-from autosnn.data.splits import DataSplits, collate
+from autosnn.data.splits import DataSplits, collate, to_device
 from autosnn.device import autocast
 from autosnn.errors import CheckpointError
 from autosnn.search_spaces.space import SearchSpace
@@ -69,7 +69,7 @@ def accuracy(model: nn.Module, loader: DataLoader, device: torch.device, max_bat
     for i, (x, y) in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
-        logits = model(x.to(device, non_blocking=True))
+        logits = model(to_device(x, device, non_blocking=True))
         correct += (logits.argmax(1).cpu() == y).sum().item()
         total += y.numel()
     model.train(was_training)
@@ -141,7 +141,7 @@ class Trainer:
         losses = []
         bar = tqdm(loader, desc=desc, leave=False, disable=not progress or _rank() != 0, dynamic_ncols=True)
         for x, y in bar:
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             losses.append(self.step(x, y, passes() if passes else None))
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
         return float(np.mean(losses)) if losses else float("nan")
