@@ -1,0 +1,182 @@
+"""Token-mixer search: SSA and QKFormer's Q-K attention, per block, against spikingjelly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from spikingjelly.activation_based import functional
+
+from autosnn import SearchSpace, Spikformer, SpikformerSupernet
+from autosnn.errors import ConfigError
+from autosnn.fitness import measure_energy
+from autosnn.fitness.sj_reference import spikingjelly_counts
+from autosnn.supernet import subnet_num_parameters
+from autosnn.supernet.elastic import qkv_rows
+from autosnn.supernet.layers import PLAIN, make_mixer
+from autosnn.supernet.reference import mixer_from_reference_state_dict, reference_mixer
+
+MIXED = SearchSpace.builtin("digits-mixer")
+TINY = SearchSpace.builtin("digits-tiny")
+MIXERS = ("ssa", "qk_token", "qk_channel")
+
+
+def _spikes_in(T: int, N: int, C: int, L: int, seed: int) -> torch.Tensor:
+    """A block's input: the residual stream, non-binary ([T, N, C, L])."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(T, N, C, L, generator=g) < 0.4).float() + (torch.rand(T, N, C, L, generator=g) < 0.3).float()
+
+
+def _run(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    functional.reset_net(layer)
+    with torch.no_grad():
+        return layer(x)
+
+
+# ------------------------------------------------------------------ mixers vs spikingjelly
+@pytest.mark.parametrize("mixer", MIXERS)
+@pytest.mark.parametrize("dim, heads", [(32, 2), (48, 4), (64, 8)])
+def test_mixer_equals_spikingjelly_layer_with_its_weights(firing, mixer, dim, heads):
+    ref = firing(reference_mixer(mixer, dim, heads), seed=dim + heads)
+    ours = make_mixer(PLAIN, dim, heads, mixer)
+    ours.load_state_dict(mixer_from_reference_state_dict(ref.state_dict()))
+    ours.eval()
+    x = _spikes_in(2, 3, dim, 16, seed=dim)
+    expected, got = _run(ref, x), _run(ours, x)
+    assert 0.05 < expected.mean() < 0.8, "the mixer must fire for the comparison to mean anything"
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref.parameters())
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+def test_mixers_compute_different_functions(firing):
+    torch.manual_seed(0)
+    outs = {}
+    for mixer in MIXERS:
+        layer = firing(make_mixer(PLAIN, 32, 4, mixer), seed=3)
+        outs[mixer] = _run(layer, _spikes_in(2, 2, 32, 16, seed=1))
+    assert not torch.equal(outs["ssa"], outs["qk_token"])
+    assert not torch.equal(outs["qk_token"], outs["qk_channel"])
+
+
+def _sliced_reference(attn, mixer: str, e: int, heads: int, E: int) -> torch.nn.Module:
+    """spikingjelly's layer of width ``e`` holding the supernet's slices (rows 0:e, E:E+e
+    [, 2E:2E+e] of the fused projection and its BatchNorm; the active proj BatchNorm)."""
+    ref = reference_mixer(mixer, e, heads).eval()
+    parts = 3 if mixer == "ssa" else 2
+    rows = qkv_rows(e, E, parts)
+    fused = ref.qkv_conv_bn if mixer == "ssa" else ref.qk_conv_bn
+    proj_bn = attn.projection_bn()
+    with torch.no_grad():
+        fused[0].weight.copy_(attn.qkv_conv.weight[rows, :e])
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(fused[1], name).copy_(getattr(attn.qkv_bn, name)[rows])
+            getattr(ref.proj_conv_bn[1], name).copy_(getattr(proj_bn, name)[:e])
+        ref.proj_conv_bn[0].weight.copy_(attn.proj_conv.weight[:e, :e])
+    return ref
+
+
+def _kaiming(model: torch.nn.Module) -> torch.nn.Module:
+    """PyTorch's default conv initialisation (as spikingjelly's layers have), so that the
+    attention neurons fire (Spikformer's std-0.02 init barely drives them)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv1d):
+            torch.nn.init.kaiming_uniform_(m.weight, a=5 ** 0.5)
+    return model
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+@pytest.mark.parametrize("embed, heads", [(32, 2), (48, 4), (64, 4)])
+def test_supernet_mixer_sliced_below_largest_equals_spikingjelly(firing, mixer, embed, heads):
+    torch.manual_seed(0)
+    sup = firing(_kaiming(SpikformerSupernet(MIXED)), seed=5)
+    sup.set_config(MIXED.config(depth=2, embed_dim=embed, num_heads=heads, attention=["ssa", mixer]))
+    attn = sup.blocks[1].attn
+    ref = _sliced_reference(attn, mixer, embed, heads, MIXED.max_embed_dim)
+    x = _spikes_in(3, 2, embed, 16, seed=embed)
+    expected, got = _run(ref, x), _run(attn, x)
+    assert 0.05 < expected.mean() < 0.8
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+def test_qk_mixers_share_q_k_rows_and_proj_conv_with_ssa():
+    sup = SpikformerSupernet(MIXED)
+    attn = sup.blocks[0].attn
+    names = {n for n, _ in attn.named_parameters()}
+    # one fused projection and one proj conv for all mixers; only the proj BatchNorm is per mixer
+    assert {n for n in names if "conv" in n} == {"qkv_conv.weight", "proj_conv.weight"}
+    assert set(attn.mixer_proj_bn) == {"qk_token", "qk_channel"}
+    tiny = SpikformerSupernet(TINY)
+    assert len(tiny.blocks[0].attn.mixer_proj_bn) == 0  # all-SSA spaces keep their weights
+    assert sum(p.numel() for p in tiny.parameters()) == subnet_num_parameters(TINY.largest())
+    shared = SpikformerSupernet(MIXED, per_mixer_bn=False)
+    assert sum(p.numel() for p in shared.parameters()) == subnet_num_parameters(MIXED.largest())
+
+
+# ------------------------------------------------------------------ standalone model and extract
+@pytest.mark.parametrize("per_mixer_bn", [True, False])
+def test_extract_equals_supernet_on_mixed_configs(firing, per_mixer_bn):
+    torch.manual_seed(1)
+    sup = firing(SpikformerSupernet(MIXED, per_mixer_bn=per_mixer_bn), seed=2)
+    rng = np.random.default_rng(4)
+    x = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    configs = [MIXED.config(depth=2, embed_dim=48, num_heads=4, attention=["qk_token", "ssa"]),
+               MIXED.config(depth=2, embed_dim=64, attention=["qk_channel", "qk_token"])]
+    configs += [MIXED.sample(rng) for _ in range(3)]
+    for cfg in configs:
+        sup.set_config(cfg)
+        sub = sup.extract(cfg).eval()
+        with torch.no_grad():
+            a, b = sup(x), sub(x)
+        assert a.std() > 0.05
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+        assert sub.num_parameters() == subnet_num_parameters(cfg)
+
+
+def test_qk_block_has_qk_rows_only_and_its_parameter_count():
+    cfg = MIXED.config(depth=2, embed_dim=64, num_heads=4, mlp_ratio=4.0, attention=["qk_token", "ssa"])
+    model = Spikformer(cfg)
+    assert model.blocks[0].attn.qk_conv.weight.shape == (128, 64, 1)
+    assert model.blocks[1].attn.qkv_conv.weight.shape == (192, 64, 1)
+    ssa = Spikformer(MIXED.config(depth=2, embed_dim=64, num_heads=4, mlp_ratio=4.0, attention="ssa"))
+    assert ssa.num_parameters() - model.num_parameters() == 64 * 64 + 2 * 64  # one V projection + its BN
+
+
+# ------------------------------------------------------------------ energy vs spikingjelly's counters
+def test_energy_of_mixed_subnets_equals_spikingjelly_counters(firing):
+    torch.manual_seed(0)
+    sup = firing(SpikformerSupernet(MIXED), seed=7)
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    rng = np.random.default_rng(2)
+    configs = [MIXED.config(depth=2, embed_dim=48, num_heads=4, attention=["qk_token", "ssa"]),
+               MIXED.config(depth=2, embed_dim=64, attention=["qk_channel", "qk_channel"]),
+               MIXED.smallest()] + [MIXED.sample(rng) for _ in range(2)]
+    for cfg in configs:
+        sup.set_config(cfg)
+        ours = measure_energy(sup, x)
+        macs, acs = spikingjelly_counts(sup, x)
+        assert ours.acs > 0 and ours.macs > 0
+        assert ours.macs == pytest.approx(macs, rel=1e-9, abs=1e-6), cfg
+        assert ours.acs == pytest.approx(acs, rel=1e-9, abs=1e-6), cfg
+        sub = sup.extract(cfg).eval()
+        theirs = measure_energy(sub, x)
+        sub_macs, sub_acs = spikingjelly_counts(sub, x)
+        assert (theirs.macs, theirs.acs) == pytest.approx((sub_macs, sub_acs), rel=1e-9, abs=1e-6)
+        assert (theirs.macs, theirs.acs) == pytest.approx((ours.macs, ours.acs), rel=1e-9, abs=1e-6)
+
+
+def test_qk_block_costs_its_qk_and_proj_projections_only(firing):
+    torch.manual_seed(0)
+    sup = firing(SpikformerSupernet(MIXED), seed=7)
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    cfg = MIXED.config(depth=1, embed_dim=48, num_heads=4, time_steps=2, attention="qk_token")
+    sup.set_config(cfg)
+    rep = measure_energy(sup, x)
+    block = {layer.name: layer for layer in rep.layers if layer.name.startswith("blocks.0.attn.")}
+    assert set(block) == {"blocks.0.attn.qkv_conv", "blocks.0.attn.proj_conv"}  # no attention matmul
+    L = (16 // 4) ** 2
+    assert block["blocks.0.attn.qkv_conv"].macs == cfg.time_steps * L * (2 * 48) * 48  # q, k rows: 2e x e
+    sup.set_config(MIXED.config(depth=1, embed_dim=48, num_heads=4, time_steps=2, attention="ssa"))
+    rep_ssa = measure_energy(sup, x)
+    qkv = next(layer for layer in rep_ssa.layers if layer.name == "blocks.0.attn.qkv_conv")
+    assert qkv.macs == 1.5 * block["blocks.0.attn.qkv_conv"].macs
+    assert any(layer.kind == "attention" for layer in rep_ssa.layers)
