@@ -12,7 +12,8 @@ def space(request):
 
 
 def test_builtins_are_the_three_named():
-    assert SearchSpace.builtin_names() == ["digits-tiny", "spikformer-cifar10", "spikformer-cifar100"]
+    assert SearchSpace.builtin_names() == ["digits-mixer", "digits-tiny", "spikformer-cifar10",
+                                           "spikformer-cifar10-mixer", "spikformer-cifar100"]
 
 
 def test_cifar_space_matches_auto_spikformer():
@@ -71,7 +72,7 @@ def test_genome_round_trip_and_canonical_inactive_genes(space):
         assert space.decode(g) == cfg
         # perturbing inactive genes decodes to the same subnet, canonical form equal
         noisy = g.copy()
-        start = 3 + 4 * cfg.depth
+        start = space.block_start(cfg.depth)
         noisy[start:] = rng.integers(0, space.n_choices[start:])
         assert space.decode(noisy) == cfg
         assert np.array_equal(space.canonical(noisy), g)

@@ -180,3 +180,102 @@ def test_qk_block_costs_its_qk_and_proj_projections_only(firing):
     qkv = next(layer for layer in rep_ssa.layers if layer.name == "blocks.0.attn.qkv_conv")
     assert qkv.macs == 1.5 * block["blocks.0.attn.qkv_conv"].macs
     assert any(layer.kind == "attention" for layer in rep_ssa.layers)
+
+
+# ------------------------------------------------------------------ space, genome, config
+def test_spaces_without_attention_are_unchanged():
+    assert TINY.size() == 187_920 and TINY.n_genes == 11 and not TINY.has_attention
+    assert TINY.mixers == ("ssa",)
+    # ids of all-SSA configs are those from before the field existed (digits-tiny's extremes)
+    assert (TINY.largest().id, TINY.smallest().id) == ("91da088467", "b4efcbfa27")
+    assert "attention" not in TINY.largest().to_json()
+    assert "attention" not in TINY.to_dict()["dimensions"]
+    assert TINY.config(attention="ssa") == TINY.largest()
+    with pytest.raises(ConfigError, match="attention: 'qk_token' is not in space 'digits-tiny'"):
+        TINY.config(attention="qk_token")
+
+
+def test_mixer_space_size_genome_and_round_trip():
+    cifar = SearchSpace.builtin("spikformer-cifar10")
+    cifar_mixer = SearchSpace.builtin("spikformer-cifar10-mixer")
+    assert cifar_mixer.mixers == MIXERS
+    # every depth-d subnet has 3**d mixer choices
+    c = cifar.choices
+    per_block = {e: len(cifar.heads_for(e)) * 3 * 8 * 3 for e in c["embed_dim"]}
+    assert cifar_mixer.size() == len(c["time_steps"]) * sum((per_block[e] * 3) ** d for e in c["embed_dim"]
+                                                            for d in c["depth"])
+    assert MIXED.size() == TINY.size() * 0 + sum(
+        len(TINY.heads_for(e)) ** d * 3 ** d * 3 ** d * 8 ** d * 3 ** d for e in (32, 48, 64) for d in (1, 2)) * 3
+    assert MIXED.n_genes == 3 + 5 * 2
+    assert MIXED.gene_names[3:8] == ["block0.num_heads", "block0.mlp_ratio", "block0.v_threshold", "block0.tau",
+                                     "block0.attention"]
+    cfg = MIXED.config(depth=2, embed_dim=48, num_heads=[2, 4], attention=["qk_channel", "ssa"])
+    assert cfg.attention == ("qk_channel", "ssa") and "a[c,s]" in cfg.arch_string
+    assert type(cfg).from_json(cfg.to_json()) == cfg and hash(type(cfg).from_json(cfg.to_json())) == hash(cfg)
+    assert cfg.id != MIXED.config(depth=2, embed_dim=48, num_heads=[2, 4], attention="ssa").id
+    g = MIXED.encode(cfg)
+    assert list(g[MIXED.genes_of("attention")]) == [2, 0]
+    assert MIXED.decode(g) == cfg
+    short = MIXED.config(depth=1, attention="qk_token")
+    assert list(MIXED.encode(short)[MIXED.genes_of("attention")]) == [1, 0]  # inactive block: canonical 0
+    assert MIXED.largest().attention == ("ssa", "ssa") and MIXED.smallest().attention == ("qk_token",)
+
+
+def test_mixer_values_are_validated():
+    with pytest.raises(ConfigError, match="attention: 'softmax' is not in space"):
+        MIXED.config(attention="softmax")
+    with pytest.raises(ConfigError, match="attention: needs one value per block"):
+        MIXED.config(depth=2, attention=["ssa"])
+    d = TINY.to_dict()
+    d["dimensions"]["attention"] = ["ssa", "linear"]
+    with pytest.raises(ConfigError, match="dimensions.attention holds 'linear'"):
+        SearchSpace.from_dict(d)
+    d["dimensions"]["attention"] = ["qk_channel", "qk_token"]
+    only_qk = SearchSpace.from_dict(d)
+    assert only_qk.mixers == ("qk_token", "qk_channel")  # canonical order
+    assert only_qk.largest().attention == ("qk_token", "qk_token")
+    with pytest.raises(ValueError, match="attention: block 0 has 'x'"):
+        type(TINY.largest())(**{**TINY.largest().to_dict(), "num_heads": (4, 4), "mlp_ratio": (4.0, 4.0),
+                                "v_threshold": (1.0, 1.0), "tau": (2.0, 2.0), "attention": ("x", "ssa")})
+
+
+def test_sampling_draws_mixers_only_where_declared():
+    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
+    tiny = [TINY.sample(rng_a) for _ in range(20)]
+    assert all(c.all_ssa for c in tiny)
+    mixed = [MIXED.sample(rng_b) for _ in range(60)]
+    assert {a for c in mixed for a in c.attention} == set(MIXERS)
+
+
+def test_arch_operators_vary_the_mixer_genes_and_esnn_does_not():
+    from autosnn.search.operators import ArchCrossover, ArchMutation, ESNNMutation, SpaceRepair
+
+    rng = np.random.default_rng(0)
+    X = np.stack([MIXED.encode(MIXED.config(depth=2, attention="ssa")) for _ in range(200)])
+    genes = MIXED.genes_of("attention")
+    Y = ArchMutation(MIXED)._do(None, X, random_state=rng)
+    changed = (Y[:, genes] != X[:, genes]).mean()
+    assert 0.1 < changed < 0.3  # per-block prob 0.2, times 2/3 that the redraw differs
+    Z = ESNNMutation(MIXED)._do(None, X, random_state=rng)
+    assert np.array_equal(Z[:, genes], X[:, genes])
+    a = MIXED.encode(MIXED.config(depth=2, attention="qk_token"))
+    b = MIXED.encode(MIXED.config(depth=2, attention="qk_channel"))
+    kids = ArchCrossover(MIXED, prob=1.0)._do(None, np.stack([np.stack([a] * 50), np.stack([b] * 50)]),
+                                              random_state=rng)
+    mixes = {tuple(k[genes]) for k in kids[0]}
+    assert {(1, 2), (2, 1)} <= mixes  # blocks swapped independently
+    bad = a.copy()
+    bad[genes] = 9
+    repaired = SpaceRepair(MIXED)._do(None, bad[None])[0]
+    assert list(repaired[genes]) == [2, 2]
+
+
+def test_space_command_shows_the_mixer_dimension(capsys):
+    from autosnn.cli import main
+
+    assert main(["space", "digits-mixer"]) == 0
+    out = capsys.readouterr().out
+    assert "attention    ['ssa', 'qk_token', 'qk_channel']  per block" in out
+    assert f"{MIXED.size():,} distinct subnets" in out
+    assert main(["spaces"]) == 0
+    assert "spikformer-cifar10-mixer" in capsys.readouterr().out
