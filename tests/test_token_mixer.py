@@ -279,3 +279,40 @@ def test_space_command_shows_the_mixer_dimension(capsys):
     assert f"{MIXED.size():,} distinct subnets" in out
     assert main(["spaces"]) == 0
     assert "spikformer-cifar10-mixer" in capsys.readouterr().out
+
+
+def test_training_free_macs_drop_v_and_matmuls_of_qk_blocks():
+    from autosnn.fitness.flops import ann_macs
+
+    ssa = MIXED.config(depth=2, embed_dim=64, num_heads=4, time_steps=2, attention="ssa")
+    mixed = MIXED.config(depth=2, embed_dim=64, num_heads=4, time_steps=2, attention=["qk_channel", "ssa"])
+    L, e, d = 16, 64, 16
+    assert ann_macs(ssa) - ann_macs(mixed) == 2 * (e * e * L + 2 * e * d * L)
+
+
+@pytest.mark.slow
+def test_mixer_campaign_runs_end_to_end_with_mixer_labels(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from autosnn.cli import main
+    from autosnn.search_spaces.subnet_config import SubnetConfig
+
+    cfg = tmp_path / "mixer.yaml"
+    cfg.write_text("name: mixer\nseed: 0\nspace: digits-mixer\ndata: {name: digits, batch_size: 64}\n"
+                   "supernet: {epochs: 1}\nfitness: {max_val_batches: 1}\nsearch: {population: 4, generations: 2}\n")
+    out = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    evaluated = [SubnetConfig.from_json(c) for c in pd.read_parquet(out / "evaluations.parquet")["config"]]
+    assert any(not c.all_ssa for c in evaluated) and len({c.attention for c in evaluated}) > 2
+    front = [SubnetConfig.from_json(c) for c in pd.read_csv(out / "pareto.csv")["config"]]
+    assert main(["pareto", str(out)]) == 0
+    table = capsys.readouterr().out
+    for c in front:
+        assert (c.arch_string in table) and (c.all_ssa or c.attention_string in table)
+    export = next(p for p in (out / "exports").iterdir() if p.is_dir())
+    exported = SubnetConfig.from_dict(json.loads((export / "config.json").read_text())["config"])
+    assert exported.id == export.name
+    assert main(["evaluate", str(export), "--split", "val"]) == 0
