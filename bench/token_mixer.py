@@ -4,7 +4,9 @@ channel Q-K attention) against the front of the same space restricted to SSA
 
 Both spaces get their own supernet, trained once with the same recipe (the demo's, for
 ``--epochs`` epochs), the same seed and the same batches; then NSGA-II + ESNN runs on each
-with the same population, generations and seeds (>= 3). Compared per seed:
+with the same population, generations and seeds (>= 3). A third search, ``ssa@mixer``,
+searches the SSA-only restriction on the mixer supernet's weights (what the mixer
+dimension adds with the weights held fixed). Compared per seed:
 
 * hypervolume of the final fronts in ONE normalised box: objectives ``(-accuracy,
   energy_mJ)`` scaled to [0, 1] between the ideal and the nadir point of the union of all
@@ -17,10 +19,8 @@ with the same population, generations and seeds (>= 3). Compared per seed:
 Goal: the mixer front's hypervolume >= the SSA front's on the median seed (medians over
 the seeds). PASS or SHORT is printed with both numbers; exit status 1 when short.
 
-Also measured here, side by side (the same supernet recipe and seed, only the BatchNorm
-layout differs): whether the output projection's BatchNorm should be shared by the three
-mixers or one per mixer: validation accuracy of the same mixed subnets (at least one Q-K
-block) and of the same all-SSA subnets, without BN recalibration (the default).
+The shared vs per-mixer output-projection BatchNorm is measured by
+``bench/mixer_batchnorm.py`` (which reuses this file's supernets).
 
 Trained supernets are cached in ``bench/.cache/token_mixer/`` (a rerun resumes from
 them). Results: ``bench/results/token_mixer.json``.
@@ -59,6 +59,8 @@ from autosnn.supernet.commands import campaign_data  # noqa: E402
 from autosnn.supernet.training import Trainer, subnets_for_step, train_loader  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "token_mixer"
+#: Supernet training epochs (the demo recipe otherwise); shared with bench/mixer_batchnorm.py.
+EPOCHS = 25
 
 
 class MemoEvaluator:
@@ -80,7 +82,8 @@ class MemoEvaluator:
 
 
 def trained(space: SearchSpace, per_mixer_bn: bool, campaign: Campaign, epochs: int, data, tag: str) -> SpikformerSupernet:
-    """The supernet of ``space`` after ``epochs`` epochs of the campaign's recipe (cached)."""
+    """The supernet of ``space`` after ``epochs`` epochs of the campaign's recipe, seeded by
+    ``campaign.seed`` (cached; the same seed gives the same init, subnets and batches)."""
     path = CACHE / f"{tag}-e{epochs}-s{campaign.seed}.pt"
     torch.manual_seed(campaign.seed)
     rng = np.random.default_rng(campaign.seed)
@@ -101,34 +104,6 @@ def trained(space: SearchSpace, per_mixer_bn: bool, campaign: Campaign, epochs: 
     torch.save(net.state_dict(), buf)
     write_bytes(path, buf.getvalue())
     return net.eval()
-
-
-def accuracies(net: SpikformerSupernet, data, configs: list[SubnetConfig]) -> list[float]:
-    ev = LocalEvaluator(net, data, batch_size=512, device="cpu")
-    return [r.accuracy for r in ev.evaluate(configs)]
-
-
-def bn_study(mix_per: SpikformerSupernet, mix_shared: SpikformerSupernet, space: SearchSpace, data, n: int) -> dict:
-    """Validation accuracy of the same subnets on the per-mixer-BN and the shared-BN supernet."""
-    rng = np.random.default_rng(123)
-    mixed, ssa = [], []
-    while len(mixed) < n or len(ssa) < n // 2:
-        c = space.sample(rng)
-        if c.all_ssa and len(ssa) < n // 2:
-            ssa.append(c)
-        elif not c.all_ssa and len(mixed) < n:
-            mixed.append(c)
-    out = {}
-    for label, configs in (("mixed", mixed), ("all_ssa", ssa)):
-        per, shared = accuracies(mix_per, data, configs), accuracies(mix_shared, data, configs)
-        diff = [a - b for a, b in zip(per, shared)]
-        out[label] = {"subnets": len(configs), "per_mixer_mean": statistics.fmean(per),
-                      "shared_mean": statistics.fmean(shared), "mean_difference": statistics.fmean(diff),
-                      "per_mixer_better": sum(d > 0 for d in diff), "shared_better": sum(d < 0 for d in diff),
-                      "per_mixer_median": statistics.median(per), "shared_median": statistics.median(shared)}
-        print(f"BN study, {label:<7}: per-mixer {out[label]['per_mixer_mean']:.4f}  shared {out[label]['shared_mean']:.4f}"
-              f"  (per-mixer better on {out[label]['per_mixer_better']}/{len(configs)})", flush=True)
-    return out
 
 
 def points(front) -> np.ndarray:
@@ -152,8 +127,9 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--population", type=int, default=12)
     ap.add_argument("--generations", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--bn-subnets", type=int, default=24, help="mixed subnets in the BatchNorm study")
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--mixer-epochs", type=int, default=None,
+                    help="epochs of the mixer supernet (default: --epochs, the same budget as the SSA one)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "token_mixer.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -165,28 +141,32 @@ def main() -> int:
     assert {k: v for k, v in mixer_space.choices.items() if k != "attention"} == dict(ssa_space.choices)
     data = campaign_data(campaign, mixer_space)
 
-    sup_mix = trained(mixer_space, True, campaign, args.epochs, data, "mixer-per-mixer-bn")
+    mixer_epochs = args.mixer_epochs or args.epochs
+    sup_mix = trained(mixer_space, True, campaign, mixer_epochs, data, "mixer-per-mixer-bn")
     sup_ssa = trained(ssa_space, True, campaign, args.epochs, data, "ssa")
-    sup_shared = trained(mixer_space, False, campaign, args.epochs, data, "mixer-shared-bn")
-    bn = bn_study(sup_mix, sup_shared, mixer_space, data, args.bn_subnets)
-    del sup_shared
 
+    restricted = SearchSpace.from_dict({**mixer_space.to_dict(), "name": "digits-mixer-ssa-only",
+                                        "dimensions": {**mixer_space.to_dict()["dimensions"], "attention": ["ssa"]}})
+    on_mix = MemoEvaluator(LocalEvaluator(sup_mix, data, batch_size=512, device="cpu"))
     evaluators = {"ssa": MemoEvaluator(LocalEvaluator(sup_ssa, data, batch_size=512, device="cpu")),
-                  "mixer": MemoEvaluator(LocalEvaluator(sup_mix, data, batch_size=512, device="cpu"))}
-    spaces = {"ssa": ssa_space, "mixer": mixer_space}
-    target = default_target_mj(evaluators["ssa"], ssa_space)  # the same F_AEB target for both searches
-    results: dict[str, list] = {"ssa": [], "mixer": []}
+                  "mixer": on_mix, "ssa@mixer": on_mix}
+    spaces = {"ssa": ssa_space, "mixer": mixer_space, "ssa@mixer": restricted}
+    target = default_target_mj(evaluators["ssa"], ssa_space)  # the same F_AEB target for all searches
+    results: dict[str, list] = {name: [] for name in spaces}
     with tempfile.TemporaryDirectory() as tmp:
+        space_file = Path(tmp) / "restricted.yaml"
+        space_file.write_text(json.dumps(restricted.to_dict()))
         for seed in range(args.seeds):
-            for name in ("ssa", "mixer"):
-                c = Campaign.from_dict({**campaign.to_dict(), "seed": seed, "space": spaces[name].name,
+            for name in spaces:
+                space_ref = str(space_file) if name == "ssa@mixer" else spaces[name].name
+                c = Campaign.from_dict({**campaign.to_dict(), "seed": seed, "space": space_ref,
                                         "search": {**campaign.to_dict()["search"], "population": args.population,
                                                    "generations": args.generations}})
                 t = time.time()
                 res = run_search(c, spaces[name], evaluators[name], Path(tmp) / f"{name}-{seed}", target_mj=target,
                                  reference_energy_mj=REFERENCE_FACTOR * target, log=lambda m: None)
                 results[name].append(res)
-                print(f"seed {seed} {name:<5} front {len(res.front):>2}, best accuracy "
+                print(f"seed {seed} {name:<9} front {len(res.front):>2}, best accuracy "
                       f"{res.evaluations['accuracy'].max():.4f}, {len(res.evaluations)} evaluations "
                       f"({time.time() - t:.0f} s)", flush=True)
 
@@ -195,11 +175,13 @@ def main() -> int:
     ideal, nadir = union.min(0), union.max(0)
     hv = {k: [hypervolume(F, ideal, nadir) for F in fs] for k, fs in fronts.items()}
     reach = []
-    for r_ssa, r_mix in zip(results["ssa"], results["mixer"]):
+    for r_ssa, r_mix, r_restricted in zip(results["ssa"], results["mixer"], results["ssa@mixer"]):
         best = float(r_ssa.front["accuracy"].astype(float).max())
         e_ssa, e_mix = cheapest_reaching(r_ssa.evaluations, best), cheapest_reaching(r_mix.evaluations, best)
         reach.append({"ssa_best_accuracy": best, "ssa_energy_mj": e_ssa, "mixer_energy_mj": e_mix,
-                      "mixer_over_ssa": (e_mix / e_ssa) if e_mix is not None else None})
+                      "mixer_over_ssa": (e_mix / e_ssa) if e_mix is not None else None,
+                      "ssa@mixer_best_accuracy": float(r_restricted.front["accuracy"].astype(float).max()),
+                      "mixer_best_accuracy": float(r_mix.front["accuracy"].astype(float).max())})
     picks: dict[str, Counter] = {}
     members = []
     for seed, r in enumerate(results["mixer"]):
@@ -212,17 +194,20 @@ def main() -> int:
     med = {k: statistics.median(v) for k, v in hv.items()}
     passed = med["mixer"] >= med["ssa"]
     report = {
-        "bench": "token_mixer", "dataset": campaign.data.name, "spaces": {"mixer": mixer_space.name, "ssa": ssa_space.name},
-        "goal": "median over seeds of the mixer front's hypervolume >= the SSA front's",
+        "bench": "token_mixer", "dataset": campaign.data.name,
+        "spaces": {"mixer": mixer_space.name, "ssa": ssa_space.name,
+                   "ssa@mixer": "digits-mixer restricted to ssa, on the mixer supernet"},
+        "goal": "median over seeds of the mixer front's hypervolume >= the SSA front's (each on its own supernet)",
         "pass": passed,
         "setting": {"seeds": args.seeds, "population": args.population, "generations": args.generations,
-                    "supernet_epochs": args.epochs, "f_aeb_target_mj": target,
+                    "supernet_epochs": {"ssa": args.epochs, "mixer": mixer_epochs}, "f_aeb_target_mj": target,
                     "hypervolume": "objectives (-accuracy, energy_mJ) normalised between the ideal and nadir of the "
                                    "union of all final fronts (both spaces, all seeds), reference point (1.1, 1.1), "
                                    "divided by 1.21",
                     "box": {"ideal": ideal.tolist(), "nadir": nadir.tolist()}},
         "hypervolume": {k: {"per_seed": v, "median": med[k], "mean": statistics.fmean(v)} for k, v in hv.items()},
         "mixer_wins": f"{sum(m >= s for m, s in zip(hv['mixer'], hv['ssa']))}/{args.seeds} seeds",
+        "mixer_wins_over_ssa@mixer": f"{sum(m >= s for m, s in zip(hv['mixer'], hv['ssa@mixer']))}/{args.seeds} seeds",
         "energy_to_reach_ssa_best_accuracy": reach,
         "mixer_picks_per_block": {b: dict(c) for b, c in sorted(picks.items())},
         "mixer_front": members,
@@ -230,13 +215,13 @@ def main() -> int:
                        "arch": SubnetConfig.from_json(row["config"]).arch_string}
                       for s, r in enumerate(results["ssa"]) for _, row in r.front.iterrows()],
         "evaluations_per_run": {k: [len(r.evaluations) for r in rs] for k, rs in results.items()},
-        "proj_batchnorm_study": bn,
         "seconds": round(time.time() - t0, 1), "device": "cpu, 1 thread (2 shared, loaded cores)",
     }
     write_json(args.out, report)
     print(json.dumps({"hypervolume": report["hypervolume"], "energy_to_reach_ssa_best_accuracy": reach,
                       "mixer_picks_per_block": report["mixer_picks_per_block"]}, indent=2))
     verdict = "PASS" if passed else "SHORT"
+    print(f"(same weights: SSA-only search on the mixer supernet, median hypervolume {med['ssa@mixer']:.4f})")
     print(f"{verdict}: median hypervolume mixer {med['mixer']:.4f} vs SSA {med['ssa']:.4f} "
           f"(goal: mixer >= SSA); written {args.out}")
     return 0 if passed else 1
