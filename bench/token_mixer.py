@@ -55,6 +55,7 @@ from autosnn.search.search import REFERENCE_FACTOR  # noqa: E402
 from autosnn.search_spaces import SearchSpace  # noqa: E402
 from autosnn.search_spaces.subnet_config import SubnetConfig  # noqa: E402
 from autosnn.supernet import SpikformerSupernet  # noqa: E402
+from autosnn.supernet.supernet import PER_MIXER_BN  # noqa: E402
 from autosnn.supernet.commands import campaign_data  # noqa: E402
 from autosnn.supernet.training import Trainer, subnets_for_step, train_loader  # noqa: E402
 
@@ -142,7 +143,8 @@ def main() -> int:
     data = campaign_data(campaign, mixer_space)
 
     mixer_epochs = args.mixer_epochs or args.epochs
-    sup_mix = trained(mixer_space, True, campaign, mixer_epochs, data, "mixer-per-mixer-bn")
+    layout = "per-mixer-bn" if PER_MIXER_BN else "shared-bn"  # the supernet's default BatchNorm layout
+    sup_mix = trained(mixer_space, PER_MIXER_BN, campaign, mixer_epochs, data, f"mixer-{layout}")
     sup_ssa = trained(ssa_space, True, campaign, args.epochs, data, "ssa")
 
     restricted = SearchSpace.from_dict({**mixer_space.to_dict(), "name": "digits-mixer-ssa-only",
@@ -201,6 +203,7 @@ def main() -> int:
         "pass": passed,
         "setting": {"seeds": args.seeds, "population": args.population, "generations": args.generations,
                     "supernet_epochs": {"ssa": args.epochs, "mixer": mixer_epochs}, "f_aeb_target_mj": target,
+                    "mixer_proj_batchnorm": layout,
                     "hypervolume": "objectives (-accuracy, energy_mJ) normalised between the ideal and nadir of the "
                                    "union of all final fronts (both spaces, all seeds), reference point (1.1, 1.1), "
                                    "divided by 1.21",

@@ -99,17 +99,19 @@ def test_supernet_mixer_sliced_below_largest_equals_spikingjelly(firing, mixer, 
 
 
 def test_qk_mixers_share_q_k_rows_and_proj_conv_with_ssa():
-    sup = SpikformerSupernet(MIXED)
-    attn = sup.blocks[0].attn
+    per = SpikformerSupernet(MIXED, per_mixer_bn=True)
+    attn = per.blocks[0].attn
     names = {n for n, _ in attn.named_parameters()}
-    # one fused projection and one proj conv for all mixers; only the proj BatchNorm is per mixer
+    # one fused projection and one proj conv for all mixers; at most the proj BatchNorm is per mixer
     assert {n for n in names if "conv" in n} == {"qkv_conv.weight", "proj_conv.weight"}
     assert set(attn.mixer_proj_bn) == {"qk_token", "qk_channel"}
-    tiny = SpikformerSupernet(TINY)
+    assert sum(p.numel() for p in per.parameters()) == subnet_num_parameters(MIXED.largest()) + 2 * 2 * 2 * 64
+    tiny = SpikformerSupernet(TINY, per_mixer_bn=True)
     assert len(tiny.blocks[0].attn.mixer_proj_bn) == 0  # all-SSA spaces keep their weights
     assert sum(p.numel() for p in tiny.parameters()) == subnet_num_parameters(TINY.largest())
-    shared = SpikformerSupernet(MIXED, per_mixer_bn=False)
-    assert sum(p.numel() for p in shared.parameters()) == subnet_num_parameters(MIXED.largest())
+    default = SpikformerSupernet(MIXED)  # shared BatchNorm: the supernet is the largest subnet in size
+    assert len(default.blocks[0].attn.mixer_proj_bn) == 0
+    assert sum(p.numel() for p in default.parameters()) == subnet_num_parameters(MIXED.largest())
 
 
 # ------------------------------------------------------------------ standalone model and extract

@@ -243,7 +243,7 @@ class SwitchableAttention(SpikingSelfAttention):
     """
 
     def __init__(self, kit: LayerKit, dim: int, num_heads: int, mixers: tuple[str, ...] = ("ssa",),
-                 per_mixer_bn: bool = True) -> None:
+                 per_mixer_bn: bool = False) -> None:
         super().__init__(kit, dim, num_heads)
         self.mixer = "ssa"
         self.mixer_proj_bn = nn.ModuleDict(
