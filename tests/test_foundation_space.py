@@ -11,9 +11,10 @@ def space(request):
     return SearchSpace.builtin(request.param)
 
 
-def test_builtins_are_the_five_named():
-    assert SearchSpace.builtin_names() == ["digits-tiny", "spikformer-cifar10", "spikformer-cifar10-dvs",
-                                           "spikformer-cifar100", "spikformer-dvs128-gesture"]
+def test_builtins_are_the_seven_named():
+    assert SearchSpace.builtin_names() == ["digits-mixer", "digits-tiny", "spikformer-cifar10", "spikformer-cifar10-dvs",
+                                           "spikformer-cifar10-mixer", "spikformer-cifar100",
+                                           "spikformer-dvs128-gesture"]
 
 
 @pytest.mark.parametrize("name, classes", [("spikformer-cifar10-dvs", 10), ("spikformer-dvs128-gesture", 11)])
@@ -81,7 +82,7 @@ def test_genome_round_trip_and_canonical_inactive_genes(space):
         assert space.decode(g) == cfg
         # perturbing inactive genes decodes to the same subnet, canonical form equal
         noisy = g.copy()
-        start = 3 + 4 * cfg.depth
+        start = space.block_start(cfg.depth)
         noisy[start:] = rng.integers(0, space.n_choices[start:])
         assert space.decode(noisy) == cfg
         assert np.array_equal(space.canonical(noisy), g)

@@ -22,6 +22,10 @@ Counting rules (the same as spikingjelly 2.0's ``SynOpCounter`` for ACs and its
   binary too, else ``nnz(q) x head_dim`` (every spike of ``q`` reads a column of ``A``);
 * BatchNorm (folded into the weights at inference), pooling, the attention scale,
   residual additions and neurons cost nothing.
+* QKFormer's Q-K attention (token or channel mixer) costs its q|k projection (``2e``
+  output rows, no V) and its output projection, counted as convs above; its mask (a
+  sum of ``q`` through a neuron) and the mask-times-``k`` product are not counted, as
+  spikingjelly's counters count only mm / bmm / convolution.
 
 Whether a tensor is binary is decided per call, on the whole batch, as spikingjelly does.
 Counting is done by forward hooks (:class:`EnergyMeter`) inside the ordinary forward pass:

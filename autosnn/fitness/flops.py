@@ -26,7 +26,9 @@ def ann_macs(config: SubnetConfig) -> float:
     Stem: four 3x3 convs of widths E/8, E/4, E/2, E (the last ``log2(patch)`` followed by a
     3x3/2 max-pool) and the 3x3 relative-position conv; per block with ``L`` tokens:
     q|k|v ``3E^2 L``, ``v @ k^T`` and ``(v k^T) @ q`` ``E d L`` each (``d = E / heads``),
-    proj ``E^2 L``, MLP ``2 E H L``; the head ``E x classes`` at every step.
+    proj ``E^2 L``, MLP ``2 E H L``; the head ``E x classes`` at every step. A Q-K
+    attention block (``qk_token`` / ``qk_channel``) has a q|k projection ``2E^2 L`` and no
+    matmul (its mask is a sum and an element-wise product, not counted).
     """
     e, size, c = config.embed_dim, config.image_size, config.in_channels
     n_pool = int(round(math.log2(config.patch_size)))
@@ -41,6 +43,10 @@ def ann_macs(config: SubnetConfig) -> float:
     for b in range(config.depth):
         d = e // config.num_heads[b]
         hidden = config.hidden_dim(b)
-        total += 3 * e * e * tokens + 2 * e * d * tokens + e * e * tokens + 2 * e * hidden * tokens
+        if config.attention[b] == "ssa":
+            total += 3 * e * e * tokens + 2 * e * d * tokens
+        else:
+            total += 2 * e * e * tokens
+        total += e * e * tokens + 2 * e * hidden * tokens
     total += e * config.num_classes
     return float(total * config.time_steps)

@@ -1,4 +1,5 @@
-"""``pareto.png``: every evaluation coloured by generation, the front, the picks."""
+"""``pareto.png``: every evaluation coloured by generation, the front (labelled with its
+token mixers when the space searches them), the picks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ __all__ = ["PLOT_SIZE", "pareto_png"]
 #: Pixel size (width, height) of ``pareto.png``.
 PLOT_SIZE = (960, 640)
 _DPI = 100
+
+
+def _label_mixers(ax, front) -> None:
+    """Write every front point's per-block token mixers next to it (``a[s,t]``: s SSA,
+    t token Q-K, c channel Q-K attention), for spaces that search the mixer."""
+    from autosnn.search_spaces.subnet_config import SubnetConfig
+
+    for (_, r) in front.iterrows():
+        label = SubnetConfig.from_json(r["config"]).attention_string
+        ax.annotate(label, (float(r["energy_mj"]), float(r[VALUE])), textcoords="offset points", xytext=(4, -10),
+                    fontsize=7, color="tab:blue", zorder=6)
 
 
 def pareto_png(summary: RunSummary) -> bytes:
@@ -52,6 +64,8 @@ def pareto_png(summary: RunSummary) -> bytes:
         ax.plot(front["energy_mj"].astype(float), front[VALUE].astype(float), drawstyle="steps-post",
                 color="tab:blue", lw=1.6, zorder=3, label="Pareto front")
         ax.scatter(front["energy_mj"].astype(float), front[VALUE].astype(float), color="tab:blue", s=30, zorder=4)
+        if getattr(summary.space, "has_attention", False):
+            _label_mixers(ax, front)
     for cid, style, label in ((summary.knee, dict(marker="D", color="tab:green", s=90), "knee"),
                               (summary.pick, dict(marker="*", color="tab:red", s=260), "F_AEB pick")):
         if cid is None:

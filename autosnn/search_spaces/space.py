@@ -7,6 +7,10 @@ dimension's choices)::
      block0.num_heads, block0.mlp_ratio, block0.v_threshold, block0.tau,
      block1.num_heads, ...]
 
+A space that declares the per-block token mixer ``attention`` has one more gene per
+block, after ``tau`` (length ``3 + 5 * max_depth``); a space that does not is all
+``ssa`` and keeps the layout above.
+
 Genes of blocks at or beyond ``depth`` are inactive; :meth:`SearchSpace.canonical`
 sets them to 0 so that two genomes that decode to the same subnet are equal.
 """
@@ -26,7 +30,7 @@ import yaml
 
 from autosnn.errors import ConfigError
 from autosnn.yaml_file import read_yaml
-from autosnn.search_spaces.subnet_config import BLOCK_FIELDS, SubnetConfig
+from autosnn.search_spaces.subnet_config import BLOCK_FIELDS, MIXERS, SubnetConfig
 
 __all__ = ["SearchSpace", "GLOBAL_FIELDS", "NEURON_FIELDS"]
 
@@ -36,6 +40,8 @@ NEURON_FIELDS: tuple[str, ...] = ("v_threshold", "tau", "time_steps")
 FIXED_FIELDS: tuple[str, ...] = ("in_channels", "image_size", "num_classes", "patch_size")
 _FLOAT_FIELDS = ("mlp_ratio", "v_threshold", "tau")
 _ALL_DIMS = GLOBAL_FIELDS + BLOCK_FIELDS
+#: The optional per-block dimension: the token mixer of every block.
+ATTENTION = "attention"
 
 
 def _expand_range(name: str, spec: Mapping[str, Any]) -> tuple[float, ...]:
@@ -55,7 +61,9 @@ class SearchSpace:
 
     ``choices[name]`` is a sorted tuple for each of ``depth``, ``embed_dim``,
     ``time_steps`` (global) and ``num_heads``, ``mlp_ratio``, ``v_threshold``, ``tau``
-    (chosen per block). ``continuous_threshold`` marks a threshold declared as a
+    (chosen per block), and ``attention`` (the per-block token mixer, one of
+    ``ssa``, ``qk_token``, ``qk_channel``) when the space declares it; a space without
+    it is all ``ssa``. ``continuous_threshold`` marks a threshold declared as a
     ``{low, high, step}`` range, which ESNN varies with polynomial-bounded mutation.
     """
 
@@ -85,7 +93,7 @@ class SearchSpace:
         fixed = data["fixed"] or {}
         dims = data["dimensions"] or {}
         defaults = data.get("defaults") or {}
-        for section, value, keys in (("fixed", fixed, FIXED_FIELDS), ("dimensions", dims, _ALL_DIMS),
+        for section, value, keys in (("fixed", fixed, FIXED_FIELDS), ("dimensions", dims, _ALL_DIMS + (ATTENTION,)),
                                      ("defaults", defaults, ("v_threshold", "tau"))):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: '{section}' must be a mapping")
@@ -119,6 +127,8 @@ class SearchSpace:
                     raise ConfigError(f"{source}: dimensions.{name} holds {v!r}; expected positive {cast.__name__}s")
             values = tuple(sorted({round(cast(v), 6) if cast is float else cast(v) for v in values}))
             choices[name] = values
+        if ATTENTION in dims:
+            choices[ATTENTION] = _mixer_choices(dims[ATTENTION], source)
         if choices["tau"][0] <= 1.0:
             raise ConfigError(f"{source}: dimensions.tau must be > 1.0 (LIF time constant), got {list(choices['tau'])}")
         space = cls(
@@ -178,7 +188,7 @@ class SearchSpace:
         raise ConfigError(f"space '{text}' is neither a built-in ({', '.join(cls.builtin_names())}) nor a YAML file")
 
     def to_dict(self) -> dict[str, Any]:
-        dims: dict[str, Any] = {k: list(self.choices[k]) for k in _ALL_DIMS}
+        dims: dict[str, Any] = {k: list(self.choices[k]) for k in self.dimensions}
         return {
             "name": self.name,
             "description": self.description,
@@ -196,9 +206,35 @@ class SearchSpace:
         d = self.to_dict()
         payload = {"fixed": d["fixed"], "embed_dim": d["dimensions"]["embed_dim"],
                    "depth": d["dimensions"]["depth"], "mlp_ratio": d["dimensions"]["mlp_ratio"]}
+        if self.has_attention:  # per-mixer BatchNorms (absent from all-SSA spaces' hashes)
+            payload["attention"] = d["dimensions"][ATTENTION]
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
     # ------------------------------------------------------------- properties
+    @property
+    def has_attention(self) -> bool:
+        """Whether the space declares the per-block token-mixer dimension."""
+        return ATTENTION in self.choices
+
+    @property
+    def mixers(self) -> tuple[str, ...]:
+        """The token mixers a block may use (``("ssa",)`` when not declared)."""
+        return self.choices.get(ATTENTION, ("ssa",))
+
+    @property
+    def block_fields(self) -> tuple[str, ...]:
+        """The per-block dimensions of this space, in genome order."""
+        return BLOCK_FIELDS + ((ATTENTION,) if self.has_attention else ())
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Every dimension of this space (global, then per block)."""
+        return GLOBAL_FIELDS + self.block_fields
+
+    def block_start(self, block: int) -> int:
+        """Index of the first gene of ``block``."""
+        return len(GLOBAL_FIELDS) + block * len(self.block_fields)
+
     @property
     def max_depth(self) -> int:
         return max(self.choices["depth"])
@@ -215,12 +251,12 @@ class SearchSpace:
     def gene_names(self) -> list[str]:
         names = list(GLOBAL_FIELDS)
         for b in range(self.max_depth):
-            names += [f"block{b}.{f}" for f in BLOCK_FIELDS]
+            names += [f"block{b}.{f}" for f in self.block_fields]
         return names
 
     @property
     def n_genes(self) -> int:
-        return len(GLOBAL_FIELDS) + len(BLOCK_FIELDS) * self.max_depth
+        return self.block_start(self.max_depth)
 
     def gene_field(self, index: int) -> str:
         """The dimension a gene indexes (``'tau'`` for ``block2.tau``)."""
@@ -255,15 +291,23 @@ class SearchSpace:
                 break
         raise ConfigError(f"{name}: {value!r} is not in space '{self.name}'; allowed: {list(allowed)}")
 
+    def _check_mixer(self, value: Any) -> str:
+        if value in self.mixers:
+            return value
+        raise ConfigError(f"{ATTENTION}: {value!r} is not in space '{self.name}'; allowed: {list(self.mixers)}")
+
     def config(self, **values: Any) -> SubnetConfig:
         """Build a validated :class:`SubnetConfig`.
 
         A scalar given for a per-block field applies to every block. A field left out
         takes the largest subnet's value (neuron parameters: the space defaults).
+        ``attention`` may be given to any space, but only mixers the space holds
+        (``ssa`` where it declares none).
         """
-        unknown = sorted(set(values) - set(_ALL_DIMS))
+        fields = _ALL_DIMS + (ATTENTION,)
+        unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise ConfigError(f"unknown field(s) {unknown}; fields: {list(_ALL_DIMS)}")
+            raise ConfigError(f"unknown field(s) {unknown}; fields: {list(fields)}")
         base = self.largest()
         merged: dict[str, Any] = {f: values.get(f, getattr(base, f)) for f in GLOBAL_FIELDS}
         merged = {f: self._check_value(f, v) for f, v in merged.items()}
@@ -276,6 +320,14 @@ class SearchSpace:
                 merged[f] = tuple(self._check_value(f, x) for x in v)
             else:
                 merged[f] = (self._check_value(f, v),) * depth
+        mixer = values.get(ATTENTION, base.attention[0])
+        if isinstance(mixer, (list, tuple)):
+            if len(mixer) != depth:
+                raise ConfigError(f"{ATTENTION}: needs one value per block ({depth} for depth {depth}), "
+                                  f"got {len(mixer)}: {list(mixer)}")
+            merged[ATTENTION] = tuple(self._check_mixer(a) for a in mixer)
+        else:
+            merged[ATTENTION] = (self._check_mixer(mixer),) * depth
         for i, h in enumerate(merged["num_heads"]):
             if merged["embed_dim"] % h:
                 raise ConfigError(f"num_heads: block {i} has {h} heads, which does not divide embed_dim {merged['embed_dim']}; "
@@ -288,27 +340,29 @@ class SearchSpace:
             if getattr(cfg, k) != v:
                 raise ConfigError(f"{k}: config has {getattr(cfg, k)} but space '{self.name}' fixes {v}")
         d = cfg.to_dict()
-        return self.config(**{f: d[f] for f in _ALL_DIMS})
+        return self.config(**{f: d[f] for f in _ALL_DIMS}, attention=cfg.attention)
 
     def heads_for(self, embed_dim: int) -> list[int]:
         return [h for h in self.choices["num_heads"] if embed_dim % h == 0]
 
     def largest(self) -> SubnetConfig:
-        """Every architecture dimension and T at its maximum; neuron parameters at the defaults."""
-        return self._extreme(max)
+        """Every architecture dimension and T at its maximum; neuron parameters at the defaults;
+        SSA in every block if the space has it (the mixer with the most weights and work)."""
+        return self._extreme(max, "ssa" if "ssa" in self.mixers else self.mixers[0])
 
     def smallest(self) -> SubnetConfig:
-        """Every architecture dimension and T at its minimum; neuron parameters at the defaults."""
-        return self._extreme(min)
+        """Every architecture dimension and T at its minimum; neuron parameters at the defaults;
+        the first Q-K mixer of the space in every block, if it has one (no V, no matmul)."""
+        return self._extreme(min, next((m for m in self.mixers if m != "ssa"), "ssa"))
 
-    def _extreme(self, pick) -> SubnetConfig:
+    def _extreme(self, pick, mixer: str) -> SubnetConfig:
         depth, embed = pick(self.choices["depth"]), pick(self.choices["embed_dim"])
         return SubnetConfig(
             depth=depth, embed_dim=embed, time_steps=pick(self.choices["time_steps"]),
             num_heads=(pick(self.heads_for(embed)),) * depth,
             mlp_ratio=(pick(self.choices["mlp_ratio"]),) * depth,
             v_threshold=(self.default_v_threshold,) * depth, tau=(self.default_tau,) * depth,
-            **self.fixed(),
+            attention=(mixer,) * depth, **self.fixed(),
         )
 
     def sample(self, rng: np.random.Generator) -> SubnetConfig:
@@ -323,6 +377,8 @@ class SearchSpace:
             mlp_ratio=tuple(float(rng.choice(c["mlp_ratio"])) for _ in range(depth)),
             v_threshold=tuple(float(rng.choice(c["v_threshold"])) for _ in range(depth)),
             tau=tuple(float(rng.choice(c["tau"])) for _ in range(depth)),
+            # drawn only where declared, so all-SSA spaces keep their random streams
+            attention=tuple(str(rng.choice(c[ATTENTION])) for _ in range(depth)) if self.has_attention else (),
             **self.fixed(),
         )
 
@@ -334,8 +390,8 @@ class SearchSpace:
         for i, f in enumerate(GLOBAL_FIELDS):
             g[i] = self.choices[f].index(getattr(cfg, f))
         for b in range(cfg.depth):
-            for j, f in enumerate(BLOCK_FIELDS):
-                g[len(GLOBAL_FIELDS) + b * len(BLOCK_FIELDS) + j] = self.choices[f].index(getattr(cfg, f)[b])
+            for j, f in enumerate(self.block_fields):
+                g[self.block_start(b) + j] = self.choices[f].index(getattr(cfg, f)[b])
         return g
 
     def decode(self, genome: Sequence[int] | np.ndarray) -> SubnetConfig:
@@ -349,15 +405,15 @@ class SearchSpace:
                 raise ConfigError(f"genome: gene {self.gene_names[i]} = {v} is outside 0..{k - 1}")
         values: dict[str, Any] = {f: self.choices[f][int(g[i])] for i, f in enumerate(GLOBAL_FIELDS)}
         depth = values["depth"]
-        for j, f in enumerate(BLOCK_FIELDS):
-            values[f] = tuple(self.choices[f][int(g[len(GLOBAL_FIELDS) + b * len(BLOCK_FIELDS) + j])] for b in range(depth))
+        for j, f in enumerate(self.block_fields):
+            values[f] = tuple(self.choices[f][int(g[self.block_start(b) + j])] for b in range(depth))
         return self.config(**values)
 
     def canonical(self, genome: Sequence[int] | np.ndarray) -> np.ndarray:
         """Zero the genes of inactive blocks (no validation of the active ones)."""
         g = np.array(genome, dtype=np.int64, copy=True)
         depth = self.choices["depth"][int(g[0])]
-        g[len(GLOBAL_FIELDS) + depth * len(BLOCK_FIELDS):] = 0
+        g[self.block_start(depth):] = 0
         return g
 
     def repair(self, genome: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -368,7 +424,7 @@ class SearchSpace:
         heads = self.choices["num_heads"]
         valid = [i for i, h in enumerate(heads) if embed % h == 0]
         for b in range(self.max_depth):
-            i = len(GLOBAL_FIELDS) + b * len(BLOCK_FIELDS)
+            i = self.block_start(b)
             if int(g[i]) not in valid:
                 g[i] = min(valid, key=lambda v: (abs(v - int(g[i])), v))
         return self.canonical(g)
@@ -378,7 +434,8 @@ class SearchSpace:
         c = self.choices
         total = 0
         for embed in c["embed_dim"]:
-            per_block = len(self.heads_for(embed)) * len(c["mlp_ratio"]) * len(c["v_threshold"]) * len(c["tau"])
+            per_block = (len(self.heads_for(embed)) * len(c["mlp_ratio"]) * len(c["v_threshold"]) * len(c["tau"])
+                         * len(self.mixers))
             total += sum(per_block ** d for d in c["depth"])
         return total * len(c["time_steps"])
 
@@ -389,7 +446,7 @@ class SearchSpace:
         lines.append(f"  input {f['in_channels']}x{f['image_size']}x{f['image_size']}, patch {f['patch_size']}, {f['num_classes']} classes")
         for name in GLOBAL_FIELDS:
             lines.append(f"  {name:<12} {list(self.choices[name])}")
-        for name in BLOCK_FIELDS:
+        for name in self.block_fields:
             extra = " (continuous range)" if name == "v_threshold" and self.continuous_threshold else ""
             lines.append(f"  {name:<12} {list(self.choices[name])}  per block{extra}")
         lines.append(f"  defaults     v_threshold={self.default_v_threshold:g} tau={self.default_tau:g}")
@@ -397,3 +454,13 @@ class SearchSpace:
         lines.append(f"  smallest     {self.smallest()}")
         lines.append(f"  size         {self.size():,} distinct subnets")
         return "\n".join(lines)
+
+
+def _mixer_choices(spec: Any, source: str) -> tuple[str, ...]:
+    """The declared token mixers, deduplicated, in the canonical order of ``MIXERS``."""
+    if not (isinstance(spec, Sequence) and not isinstance(spec, str) and len(spec) > 0):
+        raise ConfigError(f"{source}: dimensions.{ATTENTION} must be a non-empty list of {list(MIXERS)}, got {spec!r}")
+    bad = [v for v in spec if v not in MIXERS]
+    if bad:
+        raise ConfigError(f"{source}: dimensions.{ATTENTION} holds {bad[0]!r}; allowed: {list(MIXERS)}")
+    return tuple(m for m in MIXERS if m in spec)

@@ -7,10 +7,16 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
-__all__ = ["SubnetConfig", "BLOCK_FIELDS"]
+__all__ = ["SubnetConfig", "BLOCK_FIELDS", "MIXERS", "MIXER_LETTERS"]
 
-#: Fields that hold one value per encoder block.
+#: Fields that hold one value per encoder block (in every space).
 BLOCK_FIELDS: tuple[str, ...] = ("num_heads", "mlp_ratio", "v_threshold", "tau")
+
+#: Token mixers a block may use, in canonical order: Spikformer's spiking self-attention
+#: and QKFormer's token-wise and channel-wise Q-K attention.
+MIXERS: tuple[str, ...] = ("ssa", "qk_token", "qk_channel")
+#: One-letter labels of the mixers (``a[s,t,c]`` in tables and plots).
+MIXER_LETTERS: dict[str, str] = {"ssa": "s", "qk_token": "t", "qk_channel": "c"}
 
 
 _REQUIRED = ("depth", "embed_dim", "num_heads", "mlp_ratio", "v_threshold", "tau", "time_steps")
@@ -32,6 +38,10 @@ class SubnetConfig:
     A block's ``tau`` is the membrane time constant of all its LIF neurons; its
     ``v_threshold`` is the firing threshold of all of them except the attention-output
     neuron, which takes half (the default 1.0 gives Spikformer's 0.5).
+
+    ``attention`` is every block's token mixer (one of :data:`MIXERS`); left empty it is
+    all ``"ssa"``. A config whose blocks are all ``"ssa"`` serialises without the field,
+    so its JSON and :attr:`id` are those of a config from before the field existed.
     """
 
     depth: int
@@ -45,6 +55,7 @@ class SubnetConfig:
     image_size: int = 32
     num_classes: int = 10
     patch_size: int = 4
+    attention: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Normalise types so equal configs hash equally whatever built them.
@@ -62,6 +73,17 @@ class SubnetConfig:
                     f"{name}: needs one value per block ({self.depth} for depth {self.depth}), "
                     f"got {len(getattr(self, name))}: {list(getattr(self, name))}"
                 )
+        attention = ("ssa",) * self.depth if len(self.attention) == 0 else self.attention
+        if isinstance(attention, str):
+            raise ValueError(f"attention: expected one mixer per block (a list of length {self.depth}), got {attention!r}")
+        attention = tuple(str(a) for a in attention)
+        if len(attention) != self.depth:
+            raise ValueError(f"attention: needs one value per block ({self.depth} for depth {self.depth}), "
+                             f"got {len(attention)}: {list(attention)}")
+        for i, a in enumerate(attention):
+            if a not in MIXERS:
+                raise ValueError(f"attention: block {i} has {a!r}; allowed: {list(MIXERS)}")
+        object.__setattr__(self, "attention", attention)
         for i, h in enumerate(self.num_heads):
             if h <= 0 or self.embed_dim % h != 0:
                 raise ValueError(f"num_heads: block {i} has {h} heads, which does not divide embed_dim {self.embed_dim}")
@@ -76,7 +98,19 @@ class SubnetConfig:
         """A short human-readable architecture, e.g. ``d3-e240-h[12,6,12]-r[4,3.5,4]``."""
         heads = ",".join(str(h) for h in self.num_heads)
         ratios = ",".join(_fmt(r) for r in self.mlp_ratio)
-        return f"d{self.depth}-e{self.embed_dim}-h[{heads}]-r[{ratios}]"
+        mixers = "" if self.all_ssa else f"-{self.attention_string}"
+        return f"d{self.depth}-e{self.embed_dim}-h[{heads}]-r[{ratios}]{mixers}"
+
+    @property
+    def all_ssa(self) -> bool:
+        """Every block uses Spikformer's SSA (the configs of spaces without ``attention``)."""
+        return all(a == "ssa" for a in self.attention)
+
+    @property
+    def attention_string(self) -> str:
+        """Per-block token mixers in short form, e.g. ``a[t,t,s]`` (s: SSA, t: token Q-K,
+        c: channel Q-K)."""
+        return "a[" + ",".join(MIXER_LETTERS[a] for a in self.attention) + "]"
 
     @property
     def neuron_string(self) -> str:
@@ -98,6 +132,10 @@ class SubnetConfig:
         d = asdict(self)
         for name in BLOCK_FIELDS:
             d[name] = list(d[name])
+        if self.all_ssa:
+            del d["attention"]  # an all-SSA config keeps its JSON (and id) from before mixers
+        else:
+            d["attention"] = list(d["attention"])
         return d
 
     def to_json(self) -> str:

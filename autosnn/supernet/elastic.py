@@ -7,7 +7,8 @@ and batch are flattened, so convolutions see ``[T*N, C, H, W]`` or ``[T*N, C, L]
 
 The fused q|k|v projection is special: its 3E output rows are three blocks
 ``[q | k | v]`` of E rows each, so width ``e`` uses rows ``0:e``, ``E:E+e`` and
-``2E:2E+e`` (:func:`qkv_rows`), of the weight and of its BatchNorm alike.
+``2E:2E+e`` (:func:`qkv_rows`), of the weight and of its BatchNorm alike. Q-K
+attention uses only the first two blocks (``active_parts = 2``: rows ``0:e``, ``E:E+e``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ __all__ = [
 ]
 
 
-def qkv_rows(width: int, max_width: int) -> torch.Tensor:
-    """Row indices of the fused q|k|v weight used at ``width`` (out of ``max_width``)."""
-    return torch.cat([torch.arange(o, o + width) for o in (0, max_width, 2 * max_width)])
+def qkv_rows(width: int, max_width: int, parts: int = 3) -> torch.Tensor:
+    """Row indices of the fused q|k|v weight used at ``width`` (out of ``max_width``);
+    ``parts=2``: the q and k rows only."""
+    return torch.cat([torch.arange(o, o + width) for o in (0, max_width, 2 * max_width)[:parts]])
 
 
 class _ElasticOut:
@@ -53,17 +55,19 @@ class ElasticConv1d(nn.Conv1d, _ElasticOut):
 
 
 class ElasticQKVConv1d(nn.Conv1d):
-    """Fused q|k|v pointwise conv: ``[B, e, L] -> [B, 3e, L]`` using rows :func:`qkv_rows`."""
+    """Fused q|k|v pointwise conv: ``[B, e, L] -> [B, P*e, L]`` using rows :func:`qkv_rows`
+    of the first ``P = active_parts`` blocks (3: q|k|v, 2: q|k)."""
 
     def __init__(self, max_dim: int) -> None:
         super().__init__(max_dim, 3 * max_dim, kernel_size=1, bias=False)
         self.max_dim = max_dim
+        self.active_parts = 3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = x.shape[1]
+        e, P = x.shape[1], self.active_parts
         if e == self.max_dim:
-            return F.conv1d(x, self.weight)
-        w = self.weight.view(3, self.max_dim, self.max_dim, 1)[:, :e, :e].reshape(3 * e, e, 1)
+            return F.conv1d(x, self.weight[: P * e])
+        w = self.weight.view(3, self.max_dim, self.max_dim, 1)[:P, :e, :e].reshape(P * e, e, 1)
         return F.conv1d(x, w)
 
 
@@ -96,16 +100,19 @@ class ElasticBatchNorm(nn.modules.batchnorm._BatchNorm):
 
 
 class ElasticQKVBatchNorm1d(ElasticBatchNorm):
-    """BatchNorm of the fused q|k|v output: width ``3e`` uses the three blocks of ``e`` channels."""
+    """BatchNorm of the fused q|k|v output: width ``P*e`` uses the first ``P = active_parts``
+    blocks of ``e`` channels."""
 
     def __init__(self, max_dim: int) -> None:
         super().__init__(3 * max_dim)
         self.max_dim = max_dim
+        self.active_parts = 3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e, momentum = x.shape[1] // 3, _momentum(self)
+        P = self.active_parts
+        e, momentum = x.shape[1] // P, _momentum(self)
         if e == self.max_dim:
-            return _bn(self, x, 0, 3 * e, momentum)
+            return _bn(self, x, 0, P * e, momentum)
         E = self.max_dim
         parts = x.split(e, dim=1)
         return torch.cat([_bn(self, p, o, o + e, momentum) for p, o in zip(parts, (0, E, 2 * E))], dim=1)

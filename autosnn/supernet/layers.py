@@ -10,7 +10,11 @@ one of spikingjelly 2.0's ``spikingjelly.activation_based.model.spikformer``:
 * every LIF neuron is spikingjelly's multi-step ``LIFNode`` with ``detach_reset=True``;
   a block's ``tau`` applies to all of its neurons and its ``v_threshold`` to all but
   the attention-output neuron, which takes half of it;
-* attention is ``(v @ k^T) @ q * 0.125`` per head (:class:`SpikeAttention`).
+* attention is ``(v @ k^T) @ q * 0.125`` per head (:class:`SpikeAttention`);
+* a block's token mixer is that spiking self-attention (SSA) or QKFormer's Q-K attention
+  (:class:`QKAttention`, spikingjelly's ``layer.attention.TokenQKAttention`` /
+  ``ChannelQKAttention``); in the supernet one :class:`SwitchableAttention` computes
+  all of them from shared weights.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from spikingjelly.activation_based import neuron
 from autosnn.supernet import elastic
 
 __all__ = ["LayerKit", "PLAIN", "ELASTIC", "ConvBNLIF", "PatchStem", "SpikeAttention",
-           "SpikingSelfAttention", "SpikingMLP", "EncoderBlock", "make_lif"]
+           "SpikingSelfAttention", "QKAttention", "SwitchableAttention", "make_mixer", "q_k_mask",
+           "SpikingMLP", "EncoderBlock", "make_lif"]
 
 ATTN_SCALE = 0.125
 
@@ -135,7 +140,15 @@ class SpikeAttention(nn.Module):
         return (v @ k.transpose(-2, -1)) @ q * self.scale
 
 
-class SpikingSelfAttention(nn.Module):
+class _ProjectedMixer(nn.Module):
+    """A token mixer ending in the output projection ``proj_conv``, a BatchNorm, ``proj_lif``."""
+
+    def _project(self, x: torch.Tensor, bn: nn.Module) -> torch.Tensor:
+        """The output projection: pointwise conv, ``bn``, LIF. ``[T, N, C, L]`` -> spikes."""
+        return self.proj_lif(_seq(lambda z: bn(self.proj_conv(z)), x))
+
+
+class SpikingSelfAttention(_ProjectedMixer):
     """Spiking self-attention (SSA). ``[T, N, C, L] -> [T, N, C, L]`` spikes.
 
     ``num_heads`` is read at every forward, so the supernet can change the head split.
@@ -153,6 +166,9 @@ class SpikingSelfAttention(nn.Module):
         self.proj_bn = kit.bn1d(dim)
         self.proj_lif = make_lif()
 
+    def projection_bn(self) -> nn.Module:
+        return self.proj_bn
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T, N, C, L = x.shape
         h = self.num_heads
@@ -161,7 +177,98 @@ class SpikingSelfAttention(nn.Module):
         qkv = self.qkv_lif(_seq(lambda z: self.qkv_bn(self.qkv_conv(z)), x))
         q, k, v = qkv.view(T, N, 3, h, C // h, L).unbind(2)
         x = self.attn_lif(self.attention(q, k, v)).reshape(T, N, C, L)
-        return self.proj_lif(_seq(lambda z: self.proj_bn(self.proj_conv(z)), x))
+        return self._project(x, self.projection_bn())
+
+
+def q_k_mask(q: torch.Tensor, k: torch.Tensor, mixer: str, attn_lif: nn.Module) -> torch.Tensor:
+    """Q-K attention (QKFormer): a spike mask from ``q`` applied to ``k``.
+
+    ``q, k``: ``[T, N, heads, C/heads, L]`` spikes. ``qk_token`` sums ``q`` over each
+    head's channels (mask ``[T, N, heads, 1, L]``, one spike per token), ``qk_channel``
+    over the tokens (mask ``[T, N, heads, C/heads, 1]``); the sums go through
+    ``attn_lif`` and the mask multiplies ``k``. Returns ``[T, N, heads, C/heads, L]``.
+    """
+    if mixer not in ("qk_token", "qk_channel"):
+        raise ValueError(f"not a Q-K mixer: {mixer!r}")
+    return attn_lif(q.sum(dim=3 if mixer == "qk_token" else 4, keepdim=True)) * k
+
+
+class QKAttention(_ProjectedMixer):
+    """QKFormer's Q-K attention, token-wise (``qk_token``) or channel-wise (``qk_channel``),
+    as spikingjelly 2.0's ``TokenQKAttention`` / ``ChannelQKAttention``: a fused q|k
+    projection of ``2C`` rows + BatchNorm + LIF, the mask of :func:`q_k_mask` (its
+    neuron's threshold is half the block's), then the output projection.
+    ``[T, N, C, L] -> [T, N, C, L]`` spikes. Built with the ``PLAIN`` kit only (the
+    supernet computes it inside :class:`SwitchableAttention`).
+    """
+
+    def __init__(self, kit: LayerKit, dim: int, num_heads: int, mixer: str) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.mixer = mixer
+        self.qk_conv = kit.conv1d(dim, 2 * dim)
+        self.qk_bn = kit.bn1d(2 * dim)
+        self.qk_lif = make_lif()
+        self.attn_lif = make_lif(v_threshold=0.5)
+        self.proj_conv = kit.conv1d(dim, dim)
+        self.proj_bn = kit.bn1d(dim)
+        self.proj_lif = make_lif()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, N, C, L = x.shape
+        h = self.num_heads
+        qk = self.qk_lif(_seq(lambda z: self.qk_bn(self.qk_conv(z)), x))
+        q, k = qk.view(T, N, 2, h, C // h, L).unbind(2)
+        return self._project(q_k_mask(q, k, self.mixer, self.attn_lif).reshape(T, N, C, L), self.proj_bn)
+
+
+def make_mixer(kit: LayerKit, dim: int, num_heads: int, mixer: str) -> nn.Module:
+    """The token mixer ``mixer`` (``ssa``, ``qk_token`` or ``qk_channel``) of one block."""
+    if mixer == "ssa":
+        return SpikingSelfAttention(kit, dim, num_heads)
+    return QKAttention(kit, dim, num_heads, mixer)
+
+
+class SwitchableAttention(SpikingSelfAttention):
+    """The supernet's token mixer: SSA, or Q-K attention from the same weights.
+
+    Q-K attention's q and k are the q and k rows of SSA's fused projection (rows ``0:e``
+    and ``E:E+e`` of the largest weight, and the same BatchNorm channels); only those two
+    blocks are computed, so a Q-K block costs no V projection. The output projection
+    conv is shared; its BatchNorm is shared too, or (``per_mixer_bn``) one per mixer in
+    ``mixers``, since the statistics of its input differ per mixer: SSA keeps
+    ``proj_bn``, the others ``mixer_proj_bn[mixer]``.
+
+    :attr:`mixer` is set by :meth:`set_mixer`; ``[T, N, e, L] -> [T, N, e, L]`` spikes.
+    """
+
+    def __init__(self, kit: LayerKit, dim: int, num_heads: int, mixers: tuple[str, ...] = ("ssa",),
+                 per_mixer_bn: bool = False) -> None:
+        super().__init__(kit, dim, num_heads)
+        self.mixer = "ssa"
+        self.mixer_proj_bn = nn.ModuleDict(
+            {m: kit.bn1d(dim) for m in mixers if m != "ssa"} if per_mixer_bn else {})
+
+    def set_mixer(self, mixer: str) -> None:
+        self.mixer = mixer
+        parts = 3 if mixer == "ssa" else 2
+        self.qkv_conv.active_parts = parts
+        self.qkv_bn.active_parts = parts
+
+    def projection_bn(self) -> nn.Module:
+        """The BatchNorm of the output projection of the active mixer."""
+        return self.mixer_proj_bn[self.mixer] if self.mixer in self.mixer_proj_bn else self.proj_bn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mixer == "ssa":
+            return super().forward(x)
+        T, N, C, L = x.shape
+        h = self.num_heads
+        if C % h:
+            raise ValueError(f"embed width {C} is not divisible by num_heads {h}")
+        qk = self.qkv_lif(_seq(lambda z: self.qkv_bn(self.qkv_conv(z)), x))
+        q, k = qk.view(T, N, 2, h, C // h, L).unbind(2)
+        return self._project(q_k_mask(q, k, self.mixer, self.attn_lif).reshape(T, N, C, L), self.projection_bn())
 
 
 class SpikingMLP(nn.Module):
@@ -182,11 +289,13 @@ class SpikingMLP(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """``x + SSA(x)``, then ``x + MLP(x)``. ``[T, N, C, L] -> [T, N, C, L]`` (not binary)."""
+    """``x + mixer(x)``, then ``x + MLP(x)``. ``[T, N, C, L] -> [T, N, C, L]`` (not binary).
 
-    def __init__(self, kit: LayerKit, dim: int, num_heads: int, hidden: int) -> None:
+    ``attn``: the token mixer (default: SSA built from ``kit``)."""
+
+    def __init__(self, kit: LayerKit, dim: int, num_heads: int, hidden: int, attn: nn.Module | None = None) -> None:
         super().__init__()
-        self.attn = SpikingSelfAttention(kit, dim, num_heads)
+        self.attn = attn if attn is not None else SpikingSelfAttention(kit, dim, num_heads)
         self.mlp = SpikingMLP(kit, dim, hidden)
 
     def set_neurons(self, tau: float, v_threshold: float) -> None:

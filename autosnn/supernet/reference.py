@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from autosnn.search_spaces.subnet_config import SubnetConfig
 
-__all__ = ["reference_spikformer", "from_reference_state_dict"]
+__all__ = ["reference_spikformer", "from_reference_state_dict", "reference_mixer", "mixer_from_reference_state_dict"]
 
 _RENAMES = [
     (r"^patch_embed\.stages\.(\d+)\.conv_bn\.block\.0\.", r"patch_embed.stages.\1.conv."),
@@ -21,6 +21,8 @@ _RENAMES = [
     (r"\.attn\.qkv_conv_bn\.1\.", ".attn.qkv_bn."),
     (r"\.attn\.proj_conv_bn\.0\.", ".attn.proj_conv."),
     (r"\.attn\.proj_conv_bn\.1\.", ".attn.proj_bn."),
+    (r"\.attn\.qk_conv_bn\.0\.", ".attn.qk_conv."),
+    (r"\.attn\.qk_conv_bn\.1\.", ".attn.qk_bn."),
     (r"\.mlp\.fc(\d)\.0\.", r".mlp.fc\1_conv."),
     (r"\.mlp\.fc(\d)\.1\.", r".mlp.fc\1_bn."),
 ]
@@ -29,7 +31,7 @@ _RENAMES = [
 def is_uniform(config: SubnetConfig) -> bool:
     """True when every block has the same heads and ratio and the default neurons."""
     return (len(set(config.num_heads)) == 1 and len(set(config.mlp_ratio)) == 1
-            and set(config.tau) == {2.0} and set(config.v_threshold) == {1.0})
+            and set(config.tau) == {2.0} and set(config.v_threshold) == {1.0} and config.all_ssa)
 
 
 def reference_spikformer(config: SubnetConfig) -> nn.Module:
@@ -57,3 +59,21 @@ def from_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch
             key = re.sub(pattern, repl, key)
         out[key] = value
     return out
+
+
+def reference_mixer(mixer: str, dim: int, num_heads: int) -> nn.Module:
+    """spikingjelly 2.0's layer for a token mixer: ``SpikingSelfAttention`` (``ssa``),
+    ``TokenQKAttention`` (``qk_token``) or ``ChannelQKAttention`` (``qk_channel``), with
+    its default neurons (tau 2, threshold 1, attention neuron 0.5). ``[T, N, C, L]`` in and out."""
+    from spikingjelly.activation_based.layer import attention
+
+    layers = {"ssa": attention.SpikingSelfAttention, "qk_token": attention.TokenQKAttention,
+              "qk_channel": attention.ChannelQKAttention}
+    return layers[mixer](dim, num_heads)
+
+
+def mixer_from_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename the state dict of a :func:`reference_mixer` layer to the names of our mixer
+    (:func:`autosnn.supernet.layers.make_mixer`)."""
+    renamed = from_reference_state_dict({f"x.attn.{k}": v for k, v in state.items()})
+    return {k[len("x.attn."):]: v for k, v in renamed.items()}

@@ -7,14 +7,15 @@ import torch.nn as nn
 from spikingjelly.activation_based import functional
 
 from autosnn.search_spaces.subnet_config import SubnetConfig
-from autosnn.supernet.layers import PLAIN, EncoderBlock, PatchStem, classify, to_sequence
+from autosnn.supernet.layers import PLAIN, EncoderBlock, PatchStem, classify, make_mixer, to_sequence
 
 __all__ = ["Spikformer"]
 
 
 class Spikformer(nn.Module):
     """A Spikformer of one fixed architecture, equal in function to spikingjelly 2.0's
-    ``Spikformer`` for uniform configs, with per-block heads, MLP ratio, threshold and tau.
+    ``Spikformer`` for uniform configs, with per-block heads, MLP ratio, threshold, tau and
+    token mixer (``attention``: SSA, or spikingjelly's Token/Channel Q-K attention).
 
     ``forward(x)``: ``x`` is ``[N, C, H, W]`` (repeated ``config.time_steps`` times) or
     ``[T, N, C, H, W]``; returns logits ``[N, classes]`` averaged over time. Neuron state
@@ -27,7 +28,9 @@ class Spikformer(nn.Module):
         e = config.embed_dim
         self.patch_embed = PatchStem(PLAIN, config.in_channels, e, config.patch_size)
         self.blocks = nn.ModuleList(
-            EncoderBlock(PLAIN, e, config.num_heads[b], config.hidden_dim(b)) for b in range(config.depth)
+            EncoderBlock(PLAIN, e, config.num_heads[b], config.hidden_dim(b),
+                         attn=make_mixer(PLAIN, e, config.num_heads[b], config.attention[b]))
+            for b in range(config.depth)
         )
         for b, block in enumerate(self.blocks):
             block.set_neurons(config.tau[b], config.v_threshold[b])

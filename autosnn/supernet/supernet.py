@@ -9,28 +9,44 @@ from spikingjelly.activation_based import functional
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet import elastic
-from autosnn.supernet.layers import ELASTIC, EncoderBlock, PatchStem, classify, stem_widths, to_sequence
+from autosnn.supernet.layers import (ELASTIC, EncoderBlock, PatchStem, SwitchableAttention, classify, stem_widths,
+                                     to_sequence)
 from autosnn.supernet.spikformer import Spikformer, init_weights
 
-__all__ = ["SpikformerSupernet"]
+__all__ = ["SpikformerSupernet", "PER_MIXER_BN"]
+
+#: Whether Q-K mixers get their own output-projection BatchNorm by default. Measured by
+#: bench/mixer_batchnorm.py (two digits-mixer supernets per seed, identical but for this):
+#: no gain from per-mixer BatchNorm within the seed-to-seed noise (mean accuracy of mixed
+#: subnets over 2 seeds: shared 0.930, per-mixer 0.904), so the simpler layout is the
+#: default: one BatchNorm, no extra weights, supernet = largest subnet in parameters.
+PER_MIXER_BN = False
 
 
 class SpikformerSupernet(nn.Module):
     """The weight-entangled Spikformer supernet of a :class:`SearchSpace`.
 
     Every layer owns its largest weight; :meth:`set_config` picks the subnet (depth,
-    embedding width, per-block heads / MLP ratio / tau / threshold, T) and
+    embedding width, per-block heads / MLP ratio / tau / threshold / token mixer, T) and
     :meth:`forward` computes with the leading slices. ``forward(x)``: ``x`` is
     ``[N, C, H, W]`` (repeated T times) or ``[T, N, C, H, W]``; returns ``[N, classes]``.
+
+    Every block's token mixer is a :class:`~autosnn.supernet.layers.SwitchableAttention`:
+    Q-K attention reuses SSA's q and k projection rows and its output projection conv.
+    ``per_mixer_bn`` (default :data:`PER_MIXER_BN`, off) gives every Q-K mixer of the space
+    its own output-projection BatchNorm; spaces without the ``attention`` dimension have
+    none either way, so their weights are unchanged.
     """
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: SearchSpace, per_mixer_bn: bool | None = None) -> None:
         super().__init__()
         self.space = space
-        E, H = space.max_embed_dim, space.max_hidden_dim
+        self.per_mixer_bn = PER_MIXER_BN if per_mixer_bn is None else bool(per_mixer_bn)
+        E, H, heads = space.max_embed_dim, space.max_hidden_dim, max(space.choices["num_heads"])
         self.patch_embed = PatchStem(ELASTIC, space.in_channels, E, space.patch_size)
-        self.blocks = nn.ModuleList(EncoderBlock(ELASTIC, E, max(space.choices["num_heads"]), H)
-                                    for _ in range(space.max_depth))
+        self.blocks = nn.ModuleList(
+            EncoderBlock(ELASTIC, E, heads, H, attn=SwitchableAttention(ELASTIC, E, heads, space.mixers, self.per_mixer_bn))
+            for _ in range(space.max_depth))
         self.head = elastic.ElasticLinear(E, space.num_classes)
         init_weights(self)
         self.config: SubnetConfig = space.largest()
@@ -46,6 +62,7 @@ class SpikformerSupernet(nn.Module):
         for b in range(config.depth):
             block = self.blocks[b]
             block.attn.num_heads = config.num_heads[b]
+            block.attn.set_mixer(config.attention[b])
             block.mlp.fc1_conv.active_out = config.hidden_dim(b)
             block.mlp.fc2_conv.active_out = e
             block.set_neurons(config.tau[b], config.v_threshold[b])
@@ -74,17 +91,33 @@ class SpikformerSupernet(nn.Module):
         mine = dict(self.named_parameters()) | dict(self.named_buffers())
         E = self.space.max_embed_dim
         for name, target in list(model.named_parameters()) + list(model.named_buffers()):
-            source = mine[name]
+            source = mine[self._source_name(name, config)]
             if source.dim() == 0:
                 target.copy_(source)
-            elif ".attn.qkv_" in name:
-                rows = elastic.qkv_rows(config.embed_dim, E).to(source.device)
+            elif ".attn.qkv_" in name or ".attn.qk_" in name:
+                parts = 3 if ".attn.qkv_" in name else 2
+                rows = elastic.qkv_rows(config.embed_dim, E, parts).to(source.device)
                 picked = source.index_select(0, rows)
                 target.copy_(picked[tuple(slice(0, s) for s in target.shape)])
             else:
                 target.copy_(source[tuple(slice(0, s) for s in target.shape)])
         model.train(self.training)
         return model.to(next(self.parameters()).device)
+
+    def _source_name(self, name: str, config: SubnetConfig) -> str:
+        """The supernet tensor a standalone tensor ``name`` is sliced from: a Q-K block's
+        ``qk_conv`` / ``qk_bn`` come from the fused ``qkv_conv`` / ``qkv_bn``, its
+        ``proj_bn`` from the mixer's own BatchNorm when there is one."""
+        if not name.startswith("blocks."):
+            return name
+        b = int(name.split(".")[1])
+        mixer = config.attention[b]
+        if mixer == "ssa":
+            return name
+        name = name.replace(".attn.qk_conv.", ".attn.qkv_conv.").replace(".attn.qk_bn.", ".attn.qkv_bn.")
+        if ".attn.proj_bn." in name and mixer in self.blocks[b].attn.mixer_proj_bn:
+            name = name.replace(".attn.proj_bn.", f".attn.mixer_proj_bn.{mixer}.")
+        return name
 
 
 def subnet_num_parameters(config: SubnetConfig) -> int:
@@ -98,7 +131,8 @@ def subnet_num_parameters(config: SubnetConfig) -> int:
     n += e * e * 9 + 2 * e  # relative position conv
     for b in range(config.depth):
         h = config.hidden_dim(b)
-        n += e * 3 * e + 6 * e  # qkv + BN
+        parts = 3 if config.attention[b] == "ssa" else 2  # q|k|v, or q|k for Q-K attention
+        n += e * parts * e + 2 * parts * e  # fused projection + BN
         n += e * e + 2 * e      # proj + BN
         n += e * h + 2 * h + h * e + 2 * e  # MLP
     return n + e * config.num_classes + config.num_classes

@@ -1,7 +1,7 @@
 """Variation operators over a :class:`~autosnn.search_spaces.SearchSpace` genome, as pymoo
 operator classes (one class per module, after pymoo's own ``operators`` package).
 
-* architecture genes (depth, embed_dim, per-block num_heads / mlp_ratio):
+* architecture genes (depth, embed_dim, per-block num_heads / mlp_ratio / attention):
   :class:`ArchCrossover` (uniform) and :class:`ArchMutation` (per-gene resampling);
 * neuron genes (per-block v_threshold / tau, global time_steps), the ESNN part:
   :class:`ESNNCrossover` and :class:`ESNNMutation`, wrapping DEAP's operators;

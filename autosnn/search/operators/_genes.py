@@ -6,8 +6,7 @@ import random
 
 import numpy as np
 
-from autosnn.search_spaces.space import GLOBAL_FIELDS, SearchSpace
-from autosnn.search_spaces.subnet_config import BLOCK_FIELDS
+from autosnn.search_spaces.space import SearchSpace
 
 __all__ = ["active_genes", "block_genes", "depth_of", "seed_python_random"]
 
@@ -15,7 +14,7 @@ __all__ = ["active_genes", "block_genes", "depth_of", "seed_python_random"]
 def active_genes(space: SearchSpace, genome: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
     """Indices of the genes of ``fields`` that are active in ``genome`` (global genes always,
     block genes only for blocks below the genome's depth)."""
-    limit = len(GLOBAL_FIELDS) + depth_of(space, genome) * len(BLOCK_FIELDS)
+    limit = space.block_start(depth_of(space, genome))
     idx = space.genes_of(*fields)
     return idx[idx < limit]
 
@@ -26,8 +25,7 @@ def depth_of(space: SearchSpace, genome: np.ndarray) -> int:
 
 def block_genes(space: SearchSpace, first: int, stop: int) -> np.ndarray:
     """Indices of every gene of blocks ``first .. stop - 1``."""
-    start = len(GLOBAL_FIELDS) + first * len(BLOCK_FIELDS)
-    return np.arange(start, len(GLOBAL_FIELDS) + max(first, stop) * len(BLOCK_FIELDS))
+    return np.arange(space.block_start(first), space.block_start(max(first, stop)))
 
 
 def seed_python_random(random_state: np.random.Generator) -> None:

@@ -12,8 +12,8 @@ __all__ = ["ArchCrossover"]
 
 class ArchCrossover(Crossover):
     """Uniform crossover (Syswerda, "Uniform crossover in genetic algorithms", ICGA 1989)
-    restricted to the architecture genes (depth, embed_dim, per-block num_heads and
-    mlp_ratio), as in Auto-Spikformer's evolutionary search. Two parents give two
+    restricted to the architecture genes (depth, embed_dim, per-block num_heads,
+    mlp_ratio and, where the space declares it, attention), as in Auto-Spikformer's evolutionary search. Two parents give two
     children; each architecture gene is swapped with probability ``swap_prob``; the
     neuron genes are copied from the parents unchanged.
     """

@@ -16,7 +16,8 @@ class ArchMutation(Mutation):
     Auto-Spikformer (Che et al., "Auto-Spikformer: Spikformer architecture search",
     2023, after AutoFormer's evolution): ``depth`` and ``embed_dim`` are redrawn
     uniformly from their choices with ``global_prob`` each, every active block's
-    ``num_heads`` and ``mlp_ratio`` with ``block_prob``. The depth is mutated first, so a
+    ``num_heads`` and ``mlp_ratio`` (and token mixer ``attention``, where the space
+    declares it) with ``block_prob``. The depth is mutated first, so a
     block that it switches on can be mutated too. Neuron genes are never touched.
     """
 
@@ -34,7 +35,7 @@ class ArchMutation(Mutation):
             for g in self.global_genes:
                 if random_state.random() < self.global_prob:
                     row[g] = random_state.integers(0, self.n_choices[g])
-            for g in active_genes(self.space, row, ("num_heads", "mlp_ratio")):
+            for g in active_genes(self.space, row, ("num_heads", "mlp_ratio", "attention")):
                 if random_state.random() < self.block_prob:
                     row[g] = random_state.integers(0, self.n_choices[g])
         return Y
