@@ -93,6 +93,7 @@ class SearchConfig:
     algorithm: Literal["nsga2", "random", "ga-aeb"] = "nsga2"
     population: int = 24
     generations: int = 10
+    seed_extremes: bool = False            # nsga2 / ga-aeb: the first population starts with the space's extremes
     operators: OperatorConfig = field(default_factory=OperatorConfig)
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
 

@@ -35,17 +35,25 @@ def pareto_front(evaluations: pd.DataFrame) -> pd.DataFrame:
     return front.sort_values(["energy_mj", "objective"]).reset_index(drop=True)
 
 
-def hypervolume(evaluations: pd.DataFrame, reference_energy_mj: float) -> float:
-    """Hypervolume of the feasible rows in (``-objective``, ``energy_mj / E_ref``), with the
-    reference point (objective 0, ``E_ref``): the fraction of the box
-    [0, 1] x [0, E_ref] an accuracy front dominates (``E_ref``: 1.1 x the energy of the
-    space's largest subnet)."""
+def hypervolume(evaluations: pd.DataFrame, reference_energy_mj: float, reference_objective: float = 0.0) -> float:
+    """Normalised hypervolume of the feasible rows: the fraction of the box
+    [``reference_objective``, 1] x [0, ``reference_energy_mj``] (objective x energy) that
+    they dominate, i.e. the hypervolume of (``(1 - objective) / (1 - o_ref)``,
+    ``energy_mj / E_ref``) with the reference point (1, 1). A search's run folder uses
+    the box spanned by the space's extreme subnets (``o_ref``: the smallest subnet's
+    objective, ``E_ref``: 1.1 x the largest subnet's energy), so the hypervolume moves
+    where the fronts differ, not in the area below the worst useful accuracy; rows
+    outside the box do not count."""
     ok = evaluations[(evaluations["status"] == "ok") & evaluations["feasible"].astype(bool)]
     if ok.empty:
         return 0.0
+    span = 1.0 - float(reference_objective)
+    if not span > 0:
+        raise ValueError(f"reference_objective must be < 1, got {reference_objective}")
     F = _objectives(ok)
+    F[:, 0] = (1.0 + F[:, 0]) / span
     F[:, 1] /= reference_energy_mj
-    F = F[np.all(F < np.array([0.0, 1.0]), axis=1)]
+    F = F[np.all(F < 1.0, axis=1)]
     if len(F) == 0:
         return 0.0
-    return float(HV(ref_point=np.array([0.0, 1.0]))(F))
+    return float(HV(ref_point=np.array([1.0, 1.0]))(F))
