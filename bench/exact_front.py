@@ -106,7 +106,7 @@ def benchmark_problem(campaign_path: str | Path = CAMPAIGN, cache: str | Path = 
     if synthetic:
         from autosnn.fitness.synthetic import SyntheticEvaluator
 
-        path = cache / f"{campaign.name}-{space.name}-synthetic-table.parquet"
+        path = cache / f"{campaign.name}-{key}-synthetic-table.parquet"
         table = exact_table(space, SyntheticEvaluator(space), path, chunk=10_000, progress=progress)
         return BenchmarkProblem(campaign, space, Path("synthetic"), path, table)
     net_path = cache / f"{campaign.name}-{key}-supernet.pt"
@@ -141,7 +141,14 @@ ALGORITHMS: dict[str, tuple[str, dict]] = {
     "random": ("random", {}),
     "ga-aeb": ("ga-aeb", {}),
 }
-VARIANTS: dict[str, tuple[str, dict]] = {}
+_BEFORE_OPS = {"crossover_prob": 0.9, "block_mutation_prob": 0.2, "global_mutation_prob": 0.4,
+               "neuron_mutation_prob": 0.2, "time_steps_mutation_prob": 0.4}
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "nsga2-before": ("nsga2", {"seed_extremes": False, "operators": _BEFORE_OPS}),   # the defaults before issue 12
+    "nsga2-unseeded": ("nsga2", {"seed_extremes": False}),                             # without the extremes
+    "nsga2-cx0.9": ("nsga2", {"operators": {"crossover_prob": 0.9}}),                  # with recombination
+    "nsga2-mut-before": ("nsga2", {"operators": {k: v for k, v in _BEFORE_OPS.items() if k != "crossover_prob"}}),
+}
 
 
 def run_one(problem: BenchmarkProblem, algorithm: str, overrides: dict, seed: int, evaluations: int,

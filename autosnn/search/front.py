@@ -13,11 +13,37 @@ def non_dominated(F: np.ndarray) -> np.ndarray:
     """Boolean mask of the rows of ``F`` (minimised) that no other row dominates."""
     F = np.asarray(F, dtype=float)
     n = len(F)
+    if F.ndim == 2 and F.shape[1] == 2:
+        return _non_dominated_2d(F)
     mask = np.ones(n, dtype=bool)
     for i in range(n):
         dominated = np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1)
         if dominated.any():
             mask[i] = False
+    return mask
+
+
+def _non_dominated_2d(F: np.ndarray) -> np.ndarray:
+    """Two objectives in O(n log n): sweep by (f1, f2); a row is dominated when an earlier
+    row of smaller f1 has f2 <= its f2, or one of equal f1 has a smaller f2. Equal rows are
+    all kept (none dominates another)."""
+    mask = np.zeros(len(F), dtype=bool)
+    if len(F) == 0:
+        return mask
+    order = np.lexsort((F[:, 1], F[:, 0]))
+    best = np.inf          # lowest f2 among rows of strictly smaller f1
+    i = 0
+    while i < len(order):
+        j = i
+        while j < len(order) and F[order[j], 0] == F[order[i], 0]:
+            j += 1
+        group = order[i:j]                       # equal f1, sorted by f2
+        low = F[group[0], 1]
+        if low < best:                           # else everything here is dominated
+            keep = group[F[group, 1] == low]
+            mask[keep] = True
+        best = min(best, low)
+        i = j
     return mask
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from deap import tools
 from pymoo.core.mutation import Mutation
 
-from autosnn.search.operators._genes import active_genes, seed_python_random
+from autosnn.search.operators._genes import active_genes, genes_of, seed_python_random
 from autosnn.search_spaces.space import SearchSpace
 
 __all__ = ["ESNNMutation"]
@@ -55,7 +55,7 @@ class ESNNMutation(Mutation):
     def _do(self, problem, X, *args, random_state: np.random.Generator = None, **kwargs) -> np.ndarray:
         seed_python_random(random_state)
         Y = np.array(X, dtype=np.int64, copy=True)
-        t_gene = self.space.genes_of("time_steps")
+        t_gene = genes_of(self.space, ("time_steps",))
         for row in Y:
             thresholds = active_genes(self.space, row, ("v_threshold",))
             if self.space.continuous_threshold:
