@@ -1,7 +1,7 @@
 """Search quality against exactly known fronts (issue 12).
 
 Goal: judge a search by a number. The benchmark problem (``configs/bench.yaml``: the
-``digits-bench`` space, 7,008 subnets, on a digits supernet trained in about a minute)
+``digits-bench`` space, 5,184 two-block subnets, on a digits supernet trained in a minute or two)
 is enumerated once: every subnet evaluated by the project's own ``LocalEvaluator`` (the
 whole validation split, 360 images, in one batch), the table cached under
 ``bench/.cache/`` (resumable; keyed by the recipe; a re-run costs a parquet read). Its
@@ -24,7 +24,7 @@ PASS when: the exact front has >= 20 points, random search at 10 % reaches at mo
 ``bench/results/exact_front.json`` and ``exact_front.png`` (the exact front with each
 algorithm's median front at 10 %).
 
-    PYTHONPATH=. .venv/bin/python bench/exact_front.py [--seeds 5] [--variants]
+    PYTHONPATH=. .venv/bin/python bench/exact_front.py [--seeds 10] [--variants]
 
 ``--variants`` adds the search settings before each improvement (the ablation).
 ``bench/search_quality.py`` (the old demo comparison) is folded into this benchmark.
@@ -181,7 +181,7 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--variants", action="store_true", help="also run the settings before each improvement")
     ap.add_argument("--campaign", type=Path, default=CAMPAIGN)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "exact_front.json")
