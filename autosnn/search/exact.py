@@ -25,7 +25,7 @@ from autosnn.fitness.result import EvalResult, Evaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 
-__all__ = ["all_configs", "exact_table", "TableEvaluator", "TABLE_COLUMNS"]
+__all__ = ["all_configs", "exact_table", "TableEvaluator", "TABLE_COLUMNS", "config_of"]
 
 #: Columns of an exact table (one row per subnet; ``config`` as JSON). ``objective`` and
 #: ``feasible`` make it a frame :func:`autosnn.search.front.pareto_front` accepts.
