@@ -11,8 +11,8 @@ def space(request):
     return SearchSpace.builtin(request.param)
 
 
-def test_builtins_are_the_seven_named():
-    assert SearchSpace.builtin_names() == ["digits-mixer", "digits-tiny", "spikformer-cifar10", "spikformer-cifar10-dvs",
+def test_builtins_are_the_eight_named():
+    assert SearchSpace.builtin_names() == ["digits-bench", "digits-mixer", "digits-tiny", "spikformer-cifar10", "spikformer-cifar10-dvs",
                                            "spikformer-cifar10-mixer", "spikformer-cifar100",
                                            "spikformer-dvs128-gesture"]
 
@@ -68,9 +68,10 @@ def test_config_is_frozen_hashable_and_json_round_trips(space):
 
 def test_scalar_applies_to_every_block(space):
     d = max(space.choices["depth"])
-    cfg = space.config(depth=d, num_heads=space.choices["num_heads"][0], tau=10.0)
+    tau = space.choices["tau"][-1]
+    cfg = space.config(depth=d, num_heads=space.choices["num_heads"][0], tau=tau)
     assert cfg.num_heads == (space.choices["num_heads"][0],) * d
-    assert cfg.tau == (10.0,) * d
+    assert cfg.tau == (tau,) * d
 
 
 def test_genome_round_trip_and_canonical_inactive_genes(space):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from autosnn.report.summary import RunSummary, load_history, parse_json
 from autosnn.report.table import TABLE_COLUMNS, _fmt, table_records
+from autosnn.search.state import StateStore
 
 __all__ = ["report_html"]
 
@@ -58,7 +59,19 @@ def _history_section(summary: RunSummary) -> str:
         return '<p class="note">No history.csv yet (it is written after every generation).</p>'
     cols = [c for c in ("generation", "evaluations", "hypervolume") if c in hist.columns] or list(hist.columns)
     rows = [[_cell(v) for v in r] for r in hist[cols].itertuples(index=False)]
-    return _table(cols, rows, table_id="history-table")
+    return _hypervolume_note(summary) + _table(cols, rows, table_id="history-table")
+
+
+def _hypervolume_note(summary: RunSummary) -> str:
+    """What the history's hypervolume measures: the box fixed when the search started."""
+    meta = StateStore(summary.path / "search_state").load_meta()
+    if meta is None:
+        return ""
+    o_ref, e_ref = meta.reference_objective, meta.reference_energy_mj
+    return (f'<p class="note">Hypervolume: the fraction of the box {summary.value_label} in [{o_ref:.4g}, 1] x '
+            f"energy in [0, {e_ref:.4g}] mJ that the evaluations so far dominate; reference point "
+            f"({summary.value_label} {o_ref:.4g}: the smallest subnet's, energy {e_ref:.4g} mJ: 1.1 x the largest "
+            "subnet's), fixed when the search started.</p>")
 
 
 def _cell(v: Any) -> str:

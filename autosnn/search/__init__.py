@@ -9,10 +9,12 @@ Typical use::
 """
 
 from autosnn.search.algorithms import ALGORITHMS, build_algorithm
+from autosnn.search.exact import TableEvaluator, all_configs, exact_table
 from autosnn.search.front import hypervolume, non_dominated, pareto_front
 from autosnn.search.operators import (ArchCrossover, ArchMutation, CanonicalDuplicateElimination, ESNNCrossover,
                                       ESNNMutation, GenomeCrossover, GenomeMutation, SpaceRepair, SpaceSampling)
 from autosnn.search.problem import Constraints, SearchProblem
+from autosnn.search.quality import ExactFront
 from autosnn.search.random_search import RandomSearch
 from autosnn.search.search import Search, SearchResult, run_search
 from autosnn.search.state import StateStore
@@ -23,4 +25,5 @@ __all__ = [
     "ALGORITHMS", "build_algorithm", "RandomSearch", "pareto_front", "non_dominated", "hypervolume",
     "ArchCrossover", "ArchMutation", "ESNNCrossover", "ESNNMutation", "GenomeCrossover", "GenomeMutation",
     "SpaceSampling", "SpaceRepair", "CanonicalDuplicateElimination",
+    "all_configs", "exact_table", "TableEvaluator", "ExactFront",
 ]

@@ -9,6 +9,7 @@ from pymoo.core.algorithm import Algorithm
 from autosnn.campaign import SearchConfig
 from autosnn.search.operators import (CanonicalDuplicateElimination, GenomeCrossover, GenomeMutation, SpaceRepair,
                                       SpaceSampling)
+from autosnn.search.operators.sampling import extreme_configs
 from autosnn.search.random_search import RandomSearch
 from autosnn.search_spaces.space import SearchSpace
 
@@ -39,6 +40,8 @@ def build_algorithm(space: SearchSpace, cfg: SearchConfig) -> tuple[Algorithm, C
     mutation = GenomeMutation(space, block_prob=ops.block_mutation_prob, global_prob=ops.global_mutation_prob,
                               neuron_prob=ops.neuron_mutation_prob, time_steps_prob=ops.time_steps_mutation_prob,
                               eta=ops.polynomial_eta)
+    if cfg.seed_extremes:
+        sampling = SpaceSampling(space, dedup, seeds=extreme_configs(space))
     kind = NSGA2 if cfg.algorithm == "nsga2" else GA
     algo = kind(pop_size=cfg.population, sampling=sampling, crossover=crossover, mutation=mutation,
                 repair=repair, eliminate_duplicates=dedup)

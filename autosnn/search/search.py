@@ -18,7 +18,6 @@ from autosnn.atomic import write_text
 from autosnn.campaign import Campaign
 from autosnn.errors import ConfigError, RunDirError
 from autosnn.fitness.aeb import f_aeb
-from autosnn.fitness.evaluator import default_target_mj
 from autosnn.fitness.result import Evaluator
 from autosnn.run_folder import RunFolder
 from autosnn.search.algorithms import build_algorithm, objectives_of
@@ -32,6 +31,18 @@ __all__ = ["Search", "SearchResult", "run_search", "HISTORY_COLUMNS", "REFERENCE
 
 #: The hypervolume reference energy is this factor times the largest subnet's energy.
 REFERENCE_FACTOR = 1.1
+
+
+def extremes(evaluator: Evaluator, space: SearchSpace) -> tuple[float, float]:
+    """(energy of ``space.largest()``, objective of ``space.smallest()``), measured in one
+    evaluator call: F_AEB's default target and the hypervolume box of a run (see
+    :func:`autosnn.search.front.hypervolume`). Raises if the largest subnet failed; a
+    failed smallest subnet gives objective 0."""
+    largest, smallest = evaluator.evaluate([space.largest(), space.smallest()])
+    if not largest.ok or not (np.isfinite(largest.energy_mj) and largest.energy_mj > 0):
+        raise RuntimeError(f"could not measure the energy of the largest subnet: {largest.reason or largest.energy_mj}")
+    floor = float(smallest.objective()) if smallest.ok and np.isfinite(smallest.objective()) else 0.0
+    return float(largest.energy_mj), min(floor, 0.99)
 HISTORY_COLUMNS = ("generation", "evaluations", "new_evaluations", "hypervolume", "best_objective", "best_f_aeb",
                    "front_size")
 
@@ -48,6 +59,7 @@ class SearchResult:
     already_finished: bool       # nothing was left to do
     target_mj: float
     reference_energy_mj: float
+    reference_objective: float = 0.0
 
     @property
     def hypervolume(self) -> float:
@@ -57,10 +69,14 @@ class SearchResult:
 class Search:
     """A campaign's search in a run folder.
 
-    ``target_mj`` (F_AEB's E_target) and ``reference_energy_mj`` (the hypervolume's
-    reference energy, 1.1 x the largest subnet's energy) are fixed at the first call
-    and kept in ``search_state/search.json``; left out, the largest subnet is evaluated
-    once to find them (a campaign's ``fitness.aeb.target_mj`` wins for the target).
+    ``target_mj`` (F_AEB's E_target) and the hypervolume's reference point
+    (``reference_objective``: the smallest subnet's objective, ``reference_energy_mj``:
+    1.1 x the largest subnet's energy) are fixed at the first call and kept in
+    ``search_state/search.json``; left out, the two extreme subnets are evaluated once (one
+    evaluator call) to find them (a campaign's ``fitness.aeb.target_mj`` wins for the
+    target). A caller that gives ``reference_energy_mj`` but no ``reference_objective``
+    gets objective 0. ``history.csv``'s hypervolume is the fraction of that box the
+    evaluations so far dominate (:func:`autosnn.search.front.hypervolume`).
 
     ``generations`` counts as pymoo's ``n_gen`` does: generation 1 is the initial
     population of ``population`` uniform samples, every later one ``population`` new
@@ -69,7 +85,8 @@ class Search:
 
     def __init__(self, campaign: Campaign, space: SearchSpace, evaluator: Evaluator, run_dir: str | Path, *,
                  target_mj: float | None = None, reference_energy_mj: float | None = None,
-                 progress: bool = False, log: Callable[[str], None] = print) -> None:
+                 reference_objective: float | None = None, progress: bool = False,
+                 log: Callable[[str], None] = print) -> None:
         self.campaign = campaign
         self.space = space
         self.evaluator = evaluator
@@ -78,6 +95,7 @@ class Search:
         self.table = EvaluationTable(self.folder.evaluations)
         self._target_mj = target_mj
         self._reference_energy_mj = reference_energy_mj
+        self._reference_objective = reference_objective
         self.progress = progress
         self.log = log
 
@@ -91,12 +109,15 @@ class Search:
                     raise RunDirError(f"{self.folder.path}: its search used {key} {getattr(meta, key)!r}, "
                                       f"not {now!r}; use another run folder")
             return meta
-        largest = self._reference_energy_mj
+        largest, floor = self._reference_energy_mj, self._reference_objective
         if largest is None:
-            largest = REFERENCE_FACTOR * default_target_mj(self.evaluator, self.space)
+            energy, measured_floor = extremes(self.evaluator, self.space)
+            largest = REFERENCE_FACTOR * energy
+            floor = measured_floor if floor is None else floor
         target = self.campaign.fitness.aeb.target_mj or self._target_mj or largest / REFERENCE_FACTOR
         meta = SearchMeta(algorithm=cfg.algorithm, seed=self.campaign.seed, population=cfg.population,
-                          reference_energy_mj=float(largest), target_mj=float(target))
+                          reference_energy_mj=float(largest), target_mj=float(target),
+                          reference_objective=float(floor or 0.0))
         self.store.save_meta(meta)
         return meta
 
@@ -183,7 +204,7 @@ class Search:
         nan = float("nan")
         return {
             "generation": gen, "evaluations": len(df), "new_evaluations": int((df["generation"] == gen).sum()),
-            "hypervolume": hypervolume(df, meta.reference_energy_mj),
+            "hypervolume": hypervolume(df, meta.reference_energy_mj, meta.reference_objective),
             "best_objective": float(ok["objective"].max()) if len(ok) else nan,
             "best_f_aeb": float(ok["f_aeb"].max()) if len(ok) else nan,
             "front_size": len(pareto_front(df)),
@@ -198,13 +219,14 @@ class Search:
         return SearchResult(front=pareto_front(evaluations), evaluations=evaluations,
                             history=pd.DataFrame(history, columns=list(HISTORY_COLUMNS)), generations=generations,
                             new_evaluations=new, already_finished=finished, target_mj=meta.target_mj,
-                            reference_energy_mj=meta.reference_energy_mj)
+                            reference_energy_mj=meta.reference_energy_mj,
+                            reference_objective=meta.reference_objective)
 
 
 def run_search(campaign: Campaign, space: SearchSpace, evaluator: Evaluator, run_dir: str | Path, *,
                generations: int | None = None, target_mj: float | None = None,
-               reference_energy_mj: float | None = None, progress: bool = False,
-               log: Callable[[str], None] = print) -> SearchResult:
+               reference_energy_mj: float | None = None, reference_objective: float | None = None,
+               progress: bool = False, log: Callable[[str], None] = print) -> SearchResult:
     """Run, resume or extend ``campaign``'s search in ``run_dir`` (see :class:`Search`)."""
     return Search(campaign, space, evaluator, run_dir, target_mj=target_mj, reference_energy_mj=reference_energy_mj,
-                  progress=progress, log=log).run(generations)
+                  reference_objective=reference_objective, progress=progress, log=log).run(generations)

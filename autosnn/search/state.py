@@ -67,6 +67,7 @@ class SearchMeta:
     population: int
     reference_energy_mj: float   # hypervolume reference: 1.1 x the largest subnet's energy
     target_mj: float             # F_AEB's E_target
+    reference_objective: float = 0.0  # hypervolume reference: the smallest subnet's objective (0: runs before issue 12)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

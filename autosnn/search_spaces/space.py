@@ -268,8 +268,14 @@ class SearchSpace:
         return np.array([len(self.choices[self.gene_field(i)]) for i in range(self.n_genes)], dtype=np.int64)
 
     def genes_of(self, *fields: str) -> np.ndarray:
-        """Indices of the genes of the given dimensions (e.g. ``genes_of('tau')``)."""
-        return np.array([i for i in range(self.n_genes) if self.gene_field(i) in fields], dtype=np.int64)
+        """Indices of the genes of the given dimensions (e.g. ``genes_of('tau')``), computed
+        once per space and field set (the operators ask for every offspring); read-only."""
+        cache = self.__dict__.setdefault("_genes_of", {})  # frozen dataclass: not a field, not compared
+        if fields not in cache:
+            idx = np.array([i for i in range(self.n_genes) if self.gene_field(i) in fields], dtype=np.int64)
+            idx.flags.writeable = False
+            cache[fields] = idx
+        return cache[fields]
 
     @property
     def neuron_genes(self) -> np.ndarray:

@@ -11,6 +11,7 @@ from autosnn.search_spaces.space import SearchSpace
 __all__ = ["active_genes", "block_genes", "depth_of", "seed_python_random"]
 
 
+
 def active_genes(space: SearchSpace, genome: np.ndarray, fields: tuple[str, ...]) -> np.ndarray:
     """Indices of the genes of ``fields`` that are active in ``genome`` (global genes always,
     block genes only for blocks below the genome's depth)."""
