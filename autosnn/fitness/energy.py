@@ -112,11 +112,14 @@ EnergyModel = Union[EnergyCosts, SimpleCosts, LemaireCosts]
 def resolve_energy_model(energy_model: "str | EnergyModel | None" = None,
                          costs: EnergyCosts | None = None) -> EnergyModel:
     """The model to price a pass with: an instance as given; a name with its default costs
-    (``"sops"`` takes ``costs`` when given); ``None``: ``costs`` or the default ``sops``."""
+    (``"sops"`` takes ``costs`` when given); ``None``: ``costs`` (which may be any model's
+    costs instance) or the default ``sops``."""
     if isinstance(energy_model, (EnergyCosts, SimpleCosts, LemaireCosts)):
         return energy_model
+    if energy_model is None and isinstance(costs, (SimpleCosts, LemaireCosts)):
+        return costs
     if energy_model is None or energy_model == "sops":
-        return costs if costs is not None else EnergyCosts()
+        return costs if isinstance(costs, EnergyCosts) else EnergyCosts()
     if energy_model == "simple":
         return SimpleCosts()
     if energy_model == "lemaire":
@@ -398,11 +401,12 @@ class EnergyMeter:
     ``simple``, hooks on BatchNorm, residual branches and the readout), never a second pass.
     """
 
-    def __init__(self, model: nn.Module, costs: EnergyCosts = EnergyCosts(), *,
+    def __init__(self, model: nn.Module, costs: "EnergyModel" = EnergyCosts(), *,
                  sync_free: bool | None = None, energy_model: "str | EnergyModel | None" = None) -> None:
         self.model = model
         self.energy_model = resolve_energy_model(energy_model, costs)
-        self.costs = self.energy_model if isinstance(self.energy_model, EnergyCosts) else costs
+        #: the sops costs (the energy model itself under ``sops``)
+        self.costs = self.energy_model if isinstance(self.energy_model, EnergyCosts) else EnergyCosts()
         if sync_free is None:  # on accelerators, never wait for the device inside the forward
             sync_free = next((p.device.type != "cpu" for p in model.parameters()), False)
         self.sync_free = sync_free
