@@ -44,10 +44,12 @@ rounding (tests/test_fitness_energy_models.py). Three things are ours, by necess
 * ``simple``'s per-neuron additions are those of spikingjelly's multi-step ``LIFNode``
   (3 for the charge, 1 for the threshold, 2 for a hard reset or 1 for a soft one), with
   its add rule (two binary operands cost their spikes, not one add per element) applied
-  where it bites on Spikformers: a sample whose neuron input has been all zeros since
-  t = 0 (a silent attention product) costs 3, not 6, per element and step. Inputs that are
-  binary but not all zero (never the case for BatchNorm outputs or products scaled by 1/8)
-  are not special-cased. Other neuron types are refused under ``simple`` rather than guessed;
+  where it bites on Spikformers: while a sample's potential is all zeros (from t = 0 on,
+  as long as every non-zero input turned into a spike), a step where every non-zero input
+  spiked costs one add less per element (the reset sum is 0 + 0), and a step whose input
+  is all zeros (a silent attention product) three less. Inputs that are binary but not
+  all zero (never the case for BatchNorm outputs or products scaled by 1/8) are not
+  special-cased. Other neuron types are refused under ``simple`` rather than guessed;
 * spikingjelly 2.0's simple profiler also charges, as ACs, the ``sum`` its own memory
   counter takes over a spike-occupancy map (``T x H' x W' x groups - 1`` per sample and
   spike-driven convolution): the profiler observing itself, not the network, so it is not
@@ -281,13 +283,19 @@ class SimpleTally:
         T = _time_steps(module, x)
         acs: Any = lif_update_adds(module) * y.numel()
         if module.v_reset == 0.0 and x.dim() >= 2 and x.numel():
-            # While a sample's input has been all zeros since t = 0, its potential stays 0 and
-            # spikingjelly's add rule sees two binary operands (0 + 0) in the charge (two
-            # ops) and the reset sum: those three cost nothing on such (sample, step) pairs.
-            steps, n = (x.shape[0], x.shape[1]) if T > 1 or getattr(module, "step_mode", "s") == "m" else (1, x.shape[0])
-            active = x.reshape(steps, n, -1).ne(0).any(-1)                      # [T, N]
-            silent = (~active).to(torch.int64).cumprod(0).sum()
-            acs = acs - 3 * silent * (x.numel() // (steps * n))
+            # spikingjelly's add rule prices two binary operands by their spikes: while a
+            # sample's potential is all zeros (from t = 0 on, as long as every non-zero
+            # input turns into a spike), the reset sum of a step where every non-zero input
+            # spiked is 0 + 0, and so are the charge's two tensor ops when the input is all
+            # zeros (a silent attention product).
+            multi = getattr(module, "step_mode", "s") == "m"
+            steps, n = (x.shape[0], x.shape[1]) if multi else (1, x.shape[0])
+            nz_x = x.reshape(steps, n, -1).ne(0).sum(-1)                         # [T, N]
+            nz_s = y.reshape(steps, n, -1).ne(0).sum(-1)
+            drained = (nz_x == nz_s).to(nz_x.dtype)       # with v = 0: no potential left after the step
+            zero_v = torch.cat([torch.ones_like(drained[:1]), drained[:-1]]).cumprod(0)   # v = 0 entering step t
+            free = (zero_v * (drained + 2 * (nz_x == 0))).sum()
+            acs = acs - free * (x.numel() // (steps * n))
         self.rows.add(name, "neuron", {self.AC: acs, self.STATE: 2 * state * T})
 
     def batchnorm(self, name: str, module: nn.Module, x: torch.Tensor, batch: int) -> None:
