@@ -434,7 +434,7 @@ class EnergyMeter:
         self._order: list[str] = []
         em = self.energy_model
         if isinstance(em, SimpleCosts):
-            self._tally: SimpleTally | LemaireTally | None = SimpleTally(em, self._order)
+            self._tally: SimpleTally | LemaireTally | None = SimpleTally(em, self._order, self.sync_free)
         elif isinstance(em, LemaireCosts):
             self._tally = LemaireTally(em, self._order, model_has_neurons=bool(self._neurons))
         else:

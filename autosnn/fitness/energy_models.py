@@ -261,8 +261,8 @@ class SimpleTally:
     MAC, AC, PARAM, STATE = range(4)
     extra_hooks = True
 
-    def __init__(self, costs: SimpleCosts, order: list[str]) -> None:
-        self.costs = costs
+    def __init__(self, costs: SimpleCosts, order: list[str], sync_free: bool = False) -> None:
+        self.costs, self.sync_free = costs, sync_free
         self.rows = _Rows(4, order)
 
     def check(self, neurons: dict[str, nn.Module]) -> None:
@@ -290,12 +290,15 @@ class SimpleTally:
             # zeros (a silent attention product).
             multi = getattr(module, "step_mode", "s") == "m"
             steps, n = (x.shape[0], x.shape[1]) if multi else (1, x.shape[0])
-            nz_x = x.reshape(steps, n, -1).ne(0).sum(-1)                         # [T, N]
-            nz_s = y.reshape(steps, n, -1).ne(0).sum(-1)
-            drained = (nz_x == nz_s).to(nz_x.dtype)       # with v = 0: no potential left after the step
-            zero_v = torch.cat([torch.ones_like(drained[:1]), drained[:-1]]).cumprod(0)   # v = 0 entering step t
-            free = (zero_v * (drained + 2 * (nz_x == 0))).sum()
-            acs = acs - free * (x.numel() // (steps * n))
+            xs, ys = x.reshape(steps, n, -1), y.reshape(steps, n, -1)
+            # Every saving needs a sample drained at t = 0; on the CPU, look at t = 0 first
+            # (BatchNorm-fed neurons never drain, so the whole check is skipped for them).
+            if self.sync_free or bool((xs[0].ne(0).sum(-1) == ys[0].sum(-1)).any()):
+                nz_x = xs.ne(0).sum(-1)                                              # [T, N]
+                drained = (nz_x == ys.sum(-1)).to(nz_x.dtype)  # with v = 0: no potential left after the step
+                zero_v = torch.cat([torch.ones_like(drained[:1]), drained[:-1]]).cumprod(0)  # v = 0 entering t
+                free = (zero_v * (drained + 2 * (nz_x == 0))).sum()
+                acs = acs - free * (x.numel() // (steps * n))
         self.rows.add(name, "neuron", {self.AC: acs, self.STATE: 2 * state * T})
 
     def batchnorm(self, name: str, module: nn.Module, x: torch.Tensor, batch: int) -> None:
