@@ -221,3 +221,37 @@ def test_evaluate_export_under_each_model(tiny_run, tmp_path, capsys):
     assert set(got["lemaire"]["energy_components_mj"]) == {"ops", "addressing", "inout", "params", "potential"}
     code, text, err = run_cli(["evaluate", str(out), "--energy-model", "simple"], capsys)
     assert code == 0 and "model    simple" in text
+
+
+@pytest.mark.slow
+def test_report_names_the_model_and_splits_the_pick_into_its_components(tiny_run, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from autosnn.report import write_reports
+    from autosnn.report.summary import summarize
+    from autosnn.report.table import render_table
+    from autosnn.search_spaces import SubnetConfig
+    from autosnn.supernet import Spikformer
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    campaign = Campaign.from_yaml(run / "campaign.yaml")
+    energy = dataclasses.replace(campaign.fitness.energy, model="lemaire")
+    campaign = dataclasses.replace(campaign, fitness=dataclasses.replace(campaign.fitness, energy=energy))
+    (run / "campaign.yaml").write_text(campaign.to_yaml())
+    s = summarize(run)
+    cfg = SubnetConfig.from_json(s.row(s.pick)["config"])
+    torch.manual_seed(0)
+    rep = measure_energy(Spikformer(cfg).eval(), torch.randn(2, 1, 16, 16), energy_model="lemaire")
+    df = pd.read_parquet(run / "evaluations.parquet")
+    df.loc[df["id"] == s.pick, "layers"] = json.dumps(rep.layer_dicts())
+    df.to_parquet(run / "evaluations.parquet", index=False)
+    write_reports(run)
+    text = (run / "report.html").read_text()
+    assert "energy model: lemaire (spikingjelly estimate_lemaire_energy" in text
+    assert "as if processed alone" in text
+    for comp in ("ops mJ", "addressing mJ", "inout mJ", "params mJ", "potential mJ"):
+        assert f"<th>{comp}</th>" in text
+    assert "lemaire model" in render_table(summarize(run))
