@@ -70,7 +70,7 @@ def test_models_equal_spikingjelly_estimators_supernet_and_extracted(space_name,
             _check(on_supernet, raw, clean, f"{cfg.arch_string} {em.name} supernet")
             on_extracted = measure_energy(sub, x, energy_model=em)
             _check(on_extracted, raw, clean, f"{cfg.arch_string} {em.name} extracted")
-            assert [layer.to_dict() for layer in on_extracted.layers] == [layer.to_dict() for layer in on_supernet.layers]
+            assert on_extracted.layer_dicts() == on_supernet.layer_dicts()
 
 
 def _digits() -> tuple[SpikformerSupernet, torch.Tensor]:

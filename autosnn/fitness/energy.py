@@ -46,8 +46,7 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import neuron
 
-from autosnn.fitness.energy_models import (ENERGY_MODELS, PER_INFERENCE, LemaireCosts, LemaireTally, SimpleCosts,
-                                           SimpleTally)
+from autosnn.fitness.energy_models import ENERGY_MODELS, LemaireCosts, LemaireTally, SimpleCosts, SimpleTally
 from autosnn.supernet.layers import EncoderBlock, PatchStem, SpikeAttention
 
 __all__ = ["EnergyCosts", "LayerEnergy", "EnergyReport", "EnergyMeter", "measure_energy", "PJ_PER_MJ",

@@ -44,7 +44,8 @@ rounding (tests/test_fitness_energy_models.py). Three things are ours, by necess
 * ``simple``'s per-neuron additions are those of spikingjelly's multi-step ``LIFNode``
   (3 for the charge, 1 for the threshold, 2 for a hard reset or 1 for a soft one), with
   its add rule (two binary operands cost their spikes, not one add per element) applied
-  where it bites on Spikformers: while a sample's potential is all zeros (from t = 0 on,
+  where it bites on Spikformers (hard reset to 0, as every Spikformer neuron has; a soft
+  reset gets no such correction): while a sample's potential is all zeros (from t = 0 on,
   as long as every non-zero input turned into a spike), a step where every non-zero input
   spiked costs one add less per element (the reset sum is 0 + 0), and a step whose input
   is all zeros (a silent attention product) three less. Inputs that are binary but not

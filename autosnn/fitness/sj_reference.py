@@ -5,6 +5,8 @@ baddbmm / convolution); ``MACCounter`` counts MACs, and we drop its BatchNorm ru
 BatchNorm folds into the preceding weights at inference. Both run under
 ``DispatchCounterMode``, which intercepts every aten operation: far slower than
 :class:`~autosnn.fitness.energy.EnergyMeter`, used by the tests and the benchmark only.
+:func:`spikingjelly_energy` runs spikingjelly's ``simple`` and ``lemaire`` estimators
+(their profilers) the same way, one sample at a time (autosnn's "per inference").
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def spikingjelly_energy(model: nn.Module, inputs: torch.Tensor, energy_model: ob
         p = energy_model.params()
         cost = LemaireEnergyCostConfig(e_add_pj=p["e_add_pj"], e_mul_pj=p["e_mul_pj"],
                                        memory_breakpoints=tuple(tuple(b) for b in p["memory_breakpoints"]))
-        cfg = LemaireEnergyConfig(strict=False, cost_config=cost, snn_fifo_capacity_elements=p["fifo_capacity_elements"])
+        cfg = LemaireEnergyConfig(strict=False, cost_config=cost,
+                                  snn_fifo_capacity_elements=p["fifo_capacity_elements"])
         make = lambda: LemaireEnergyProfiler(config=cfg)  # noqa: E731
     else:
         raise ValueError(f"no spikingjelly estimator for {energy_model!r}")
