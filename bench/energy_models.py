@@ -1,24 +1,30 @@
 """Experiment: the demo campaign's Pareto front and F_AEB pick under each energy model.
 
-One digits-tiny supernet, trained once with the demo campaign's recipe but few epochs
-(``--epochs``, default 8 instead of the demo's 60, so that it runs on a shared CPU), is
-searched three times with the demo's NSGA-II + ESNN settings and seed, once per energy
-model (``fitness.energy.model``: sops, simple, lemaire; every other setting equal). Then
+One digits-tiny supernet, trained once with the demo campaign's recipe and seed but few
+epochs (``--epochs``, default 8 instead of the demo's 60, so that it runs on a shared CPU),
+is priced under the three energy models (sops, simple, lemaire):
 
-1. each run's front and F_AEB pick (the pick's config, accuracy and energy), and the three
-   picks priced under all three models (one validation pass each, three meters attached);
-2. which architecture choices each model rewards: a fixed random sample of subnets
-   (``--sample``) is priced under the three models in one pass per subnet, and for each
-   model we report the Spearman rank correlation of energy with each choice (depth,
-   embedding width, T, mean MLP ratio, mean heads, mean threshold, mean tau), the share of
-   each energy component, and the rank agreement between models;
-3. the mean of each choice over each model's front, against the mean over all evaluations.
+* a candidate pool of the demo space (its largest and smallest subnets and ``--pool``
+  subnets drawn with the demo's seed) is evaluated ONCE per subnet on the validation
+  split, with three energy meters attached to the same accuracy pass; so every model sees
+  exactly the same candidates and accuracies, and only the energy differs;
+* per model: the exact Pareto front of the pool (accuracy vs that model's energy) and the
+  F_AEB pick with the demo's alpha = beta = 0.07 and ``E_target`` = that model's energy of
+  the largest subnet (the campaign default), and the pick priced under the other models;
+* which architecture choices each model rewards: Spearman rank correlation of energy with
+  each choice (depth, embedding width, T, mean MLP ratio, mean heads, mean threshold,
+  mean tau) over the pool, the mean choices on each front against the pool's, the share
+  of each energy component, and the rank agreement between the models.
 
-An experiment, not a pass/fail benchmark: it has no goal and always exits 0 once written.
-Runs live in ``runs/energy-models/<model>/`` (resumable: a finished run is reused) and the
-results in ``bench/results/energy_models.json``.
+With ``--search`` it also runs the demo's NSGA-II + ESNN search once per model (same
+supernet, same seed; ``runs/energy-models/<model>/``) and reports each run's front and
+pick; that takes the demo's 8 generations x 16 candidates per model (about 15 minutes per
+model on a loaded 2-core machine), so it is off by default.
 
-    python bench/energy_models.py [--epochs 8] [--sample 48] [--threads 2]
+An experiment, not a pass/fail benchmark: it has no goal and exits 0 once written.
+Results: ``bench/results/energy_models.json``.
+
+    python bench/energy_models.py [--epochs 8] [--pool 60] [--threads 2] [--search]
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ import torch
 
 from autosnn.atomic import write_json
 from autosnn.campaign import Campaign
-from autosnn.fitness import EnergyMeter
+from autosnn.fitness import EnergyMeter, f_aeb
 from autosnn.fitness.energy import energy_model_from_config
 from autosnn.fitness.energy_models import PER_INFERENCE
 from autosnn.pipeline import run_pipeline
+from autosnn.report.front import pareto_mask
 from autosnn.report.summary import summarize
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces import SubnetConfig
@@ -82,11 +89,40 @@ def campaign_for(base: Campaign, model: str) -> Campaign:
     return dataclasses.replace(base, name=f"demo-{model}", fitness=dataclasses.replace(base.fitness, energy=energy))
 
 
+def front_and_pick(df: pd.DataFrame, energy: str, target: float, alpha: float, beta: float) -> tuple[pd.DataFrame, int]:
+    """The non-dominated rows of ``df`` (max accuracy, min ``energy``) and the index of the F_AEB pick."""
+    mask = pareto_mask(df["accuracy"].to_numpy(float), df[energy].to_numpy(float))
+    front = df[mask].sort_values(energy)
+    score = f_aeb(front["accuracy"].to_numpy(float), front[energy].to_numpy(float), target, alpha, beta)
+    return front, int(front.index[int(np.argmax(score))])
+
+
+def search_runs(base: Campaign, root: Path, out: dict) -> None:
+    """The demo's NSGA-II search once per model on the shared supernet (``--search``)."""
+    out["search_runs"] = {}
+    for model in MODELS:
+        campaign = campaign_for(base, model)
+        folder = RunFolder(root / model)
+        folder.prepare(campaign)
+        if not folder.supernet.exists():
+            shutil.copyfile(RunFolder(root / "supernet").supernet, folder.supernet)
+        run_pipeline(campaign, folder, device="cpu", progress=False)
+        s = summarize(folder.path)
+        pick = _cfg(s.row(s.pick)["config"])
+        out["search_runs"][model] = {
+            "evaluations": int((s.evaluations["status"] == "ok").sum()), "front_size": int(len(s.front)),
+            "pick": {"id": s.pick, "config": str(pick), "choices": choices(pick),
+                     "accuracy": float(s.row(s.pick)["accuracy"]), "energy_mj": float(s.row(s.pick)["energy_mj"])},
+            "front_mean_choices": pd.DataFrame([choices(_cfg(c)) for c in s.front["config"]]).mean().to_dict()}
+        print(f"search under {model}: pick {pick}, {out['search_runs'][model]['pick']['energy_mj']:.4g} mJ")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=8, help="supernet epochs (the demo trains 60)")
-    ap.add_argument("--sample", type=int, default=48, help="random subnets priced for the choice analysis")
+    ap.add_argument("--pool", type=int, default=60, help="random subnets in the candidate pool")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--search", action="store_true", help="also run the demo search once per model (slow)")
     ap.add_argument("--root", type=Path, default=ROOT / "runs" / "energy-models")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -94,93 +130,83 @@ def main() -> int:
     base = Campaign.from_yaml(ROOT / "configs" / "demo.yaml")
     base = dataclasses.replace(base, supernet=dataclasses.replace(base.supernet, epochs=args.epochs))
     space = base.resolve_space()
+    aeb = base.fitness.aeb
     t0 = time.perf_counter()
 
-    runs: dict[str, dict] = {}
-    for i, model in enumerate(MODELS):
-        campaign = campaign_for(base, model)
-        folder = RunFolder(args.root / model)
-        folder.prepare(campaign)
-        if i and not folder.supernet.exists():  # the same supernet for every model
-            shutil.copyfile(RunFolder(args.root / MODELS[0]).supernet, folder.supernet)
-        print(f"== {model}: search ({time.perf_counter() - t0:.0f} s)", flush=True)
-        run_pipeline(campaign, folder, device="cpu", progress=False)
-        s = summarize(folder.path)
-        front = s.front
-        runs[model] = {"summary": s, "front": front}
-
-    # the supernet and validation split shared by the three runs
-    campaign = campaign_for(base, MODELS[0])
+    # one supernet, trained once (resumable) with the demo's recipe and seed
+    campaign = campaign_for(base, "sops")
+    folder = RunFolder(args.root / "supernet")
+    folder.prepare(campaign)
     data = campaign_data(campaign, space)
-    net = ensure_supernet(campaign, space, RunFolder(args.root / MODELS[0]), data, torch.device("cpu"), progress=False)
+    torch.manual_seed(base.seed)
+    net = ensure_supernet(campaign, space, folder, data, torch.device("cpu"), progress=False)
     loader = list(data.loader("val", 128))
     costs = {m: energy_model_from_config(campaign_for(base, m).fitness.energy) for m in MODELS}
+    print(f"supernet ready ({time.perf_counter() - t0:.0f} s); pricing the pool", flush=True)
 
-    out: dict = {"what": __doc__.split("\n\n")[0], "per_inference": PER_INFERENCE,
-                 "supernet_epochs": args.epochs, "campaign": "configs/demo.yaml (supernet.epochs overridden)",
-                 "search": {"algorithm": base.search.algorithm, "population": base.search.population,
-                            "generations": base.search.generations, "seed": base.seed},
-                 "energy_models": {m: {"params": c.params(), "describe": c.describe()} for m, c in costs.items()},
-                 "runs": {}, "picks_cross_priced": {}}
-    print("\n== fronts and F_AEB picks")
-    for model in MODELS:
-        s, front = runs[model]["summary"], runs[model]["front"]
-        pick = s.row(s.pick)
-        pick_cfg = _cfg(pick["config"])
-        rows = [{"id": r["id"], "config": r["config"], "accuracy": float(r["accuracy"]),
-                 "energy_mj": float(r["energy_mj"]), "f_aeb": float(r["f_aeb"])} for _, r in front.iterrows()]
-        all_ok = s.evaluations[s.evaluations["status"] == "ok"]
-        front_choices = pd.DataFrame([choices(_cfg(r["config"])) for r in rows]).mean().to_dict()
-        all_choices = pd.DataFrame([choices(_cfg(c)) for c in all_ok["config"]]).mean().to_dict()
-        out["runs"][model] = {
-            "evaluations": int(len(all_ok)), "front_size": len(rows), "front": rows,
-            "target_mj": s.target.target_mj,
-            "pick": {"id": s.pick, "config": str(pick_cfg), "choices": choices(pick_cfg),
-                     "accuracy": float(pick["accuracy"]), "energy_mj": float(pick["energy_mj"])},
-            "front_mean_choices": front_choices, "all_evaluated_mean_choices": all_choices,
-        }
-        p = out["runs"][model]["pick"]
-        print(f"{model:<8} front {len(rows):>2} of {len(all_ok)} | pick {p['config']}: accuracy {p['accuracy']:.4f}, "
-              f"{p['energy_mj']:.4g} mJ | front mean: " + ", ".join(f"{k} {v:.2f}" for k, v in front_choices.items()))
-
-    print("\n== the three picks priced under every model (mJ per inference)")
-    for model in MODELS:
-        cfg = _cfg(runs[model]["summary"].row(runs[model]["summary"].pick)["config"])
-        acc, reps = price(net, cfg, loader, costs)
-        out["picks_cross_priced"][model] = {"config": str(cfg),
-                                            "accuracy": acc,
-                                            "energy_mj": {m: r.energy_mj for m, r in reps.items()},
-                                            "components_mj": {m: r.components_mj for m, r in reps.items()}}
-        print(f"pick of {model:<8} acc {acc:.4f} | " + " | ".join(f"{m} {r.energy_mj:.4g}" for m, r in reps.items()))
-
-    print(f"\n== which choices each model rewards: {args.sample} random subnets, Spearman rho(energy, choice)")
     rng = np.random.default_rng(base.seed)
-    records = []
-    for k in range(args.sample):
+    pool = [space.largest(), space.smallest()]
+    while len(pool) < args.pool + 2:
         cfg = space.sample(rng)
+        if cfg not in pool:
+            pool.append(cfg)
+    records = []
+    for k, cfg in enumerate(pool):
         acc, reps = price(net, cfg, loader, costs)
-        rec = {"accuracy": acc, **choices(cfg)}
+        rec = {"config": str(cfg), "accuracy": acc, **choices(cfg)}
         for m, r in reps.items():
             rec[f"E_{m}"] = r.energy_mj
             for c, v in r.components_mj.items():
                 rec[f"{m}:{c}"] = v
         records.append(rec)
-        if (k + 1) % 12 == 0:
-            print(f"  priced {k + 1}/{args.sample} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        if (k + 1) % 10 == 0:
+            print(f"  priced {k + 1}/{len(pool)} ({time.perf_counter() - t0:.0f} s)", flush=True)
     df = pd.DataFrame(records)
+
+    out: dict = {"what": __doc__.split("\n\n")[0], "per_inference": PER_INFERENCE, "supernet_epochs": args.epochs,
+                 "campaign": "configs/demo.yaml (supernet.epochs overridden)", "seed": base.seed,
+                 "pool": {"subnets": len(pool), "drawn": args.pool, "plus": ["largest", "smallest"]},
+                 "supernet_val_accuracy": {"largest": float(df["accuracy"][0]), "smallest": float(df["accuracy"][1])},
+                 "energy_models": {m: {"params": c.params(), "describe": c.describe()} for m, c in costs.items()},
+                 "fronts": {}}
+    print("\n== per model: exact front of the pool and F_AEB pick (mJ per inference)")
+    for m in MODELS:
+        target = float(df[f"E_{m}"][0])  # the largest subnet: the campaign's default E_target
+        front, pick = front_and_pick(df, f"E_{m}", target, aeb.alpha, aeb.beta)
+        p = df.loc[pick]
+        out["fronts"][m] = {
+            "target_mj": target, "front_size": int(len(front)),
+            "front": [{"config": r["config"], "accuracy": float(r["accuracy"]), "energy_mj": float(r[f"E_{m}"])}
+                      for _, r in front.iterrows()],
+            "pick": {"config": p["config"], "accuracy": float(p["accuracy"]),
+                     "choices": {c: float(p[c]) for c in CHOICES},
+                     "energy_mj_under": {o: float(p[f"E_{o}"]) for o in MODELS},
+                     "energy_rank_under": {o: int((df[f"E_{o}"] < p[f"E_{o}"]).sum()) + 1 for o in MODELS}},
+            "front_mean_choices": {c: float(front[c].mean()) for c in CHOICES},
+        }
+        print(f"{m:<8} front {len(front):>2}/{len(df)} | pick {p['config']} acc {p['accuracy']:.4f} | "
+              + " | ".join(f"{o} {p[f'E_{o}']:.4g}" for o in MODELS))
+        print("         front mean: " + ", ".join(f"{c} {front[c].mean():.2f}" for c in CHOICES))
+    print("         pool  mean: " + ", ".join(f"{c} {df[c].mean():.2f}" for c in CHOICES))
+    out["pool_mean_choices"] = {c: float(df[c].mean()) for c in CHOICES}
+
     rho = {m: {c: float(df[f"E_{m}"].corr(df[c], method="spearman")) for c in CHOICES} for m in MODELS}
     agree = {f"{a} vs {b}": float(df[f"E_{a}"].corr(df[f"E_{b}"], method="spearman"))
              for i, a in enumerate(MODELS) for b in MODELS[i + 1:]}
     shares = {m: {c.split(":", 1)[1]: float((df[c] / df[f"E_{m}"]).mean()) for c in df.columns if c.startswith(f"{m}:")}
               for m in MODELS}
+    print("\n== Spearman rho(energy, choice) over the pool, and mean component shares")
     for m in MODELS:
         print(f"{m:<8} " + " ".join(f"{c} {rho[m][c]:+.2f}" for c in CHOICES)
-              + " | shares " + ", ".join(f"{c} {v:.0%}" for c, v in shares[m].items()))
-    print("rank agreement between models: " + ", ".join(f"{k} {v:.3f}" for k, v in agree.items()))
-    out["choice_analysis"] = {"subnets": args.sample, "spearman_energy_vs_choice": rho, "component_shares": shares,
+              + " | " + ", ".join(f"{c} {v:.0%}" for c, v in shares[m].items()))
+    print("rank agreement of energies between models: " + ", ".join(f"{k} {v:.3f}" for k, v in agree.items()))
+    out["choice_analysis"] = {"spearman_energy_vs_choice": rho, "component_shares": shares,
                               "spearman_between_models": agree,
                               "energy_ratio_max_over_min": {m: float(df[f"E_{m}"].max() / df[f"E_{m}"].min())
                                                            for m in MODELS}}
+    out["pool_table"] = records
+    if args.search:
+        search_runs(base, args.root, out)
     out["seconds"] = time.perf_counter() - t0
     write_json(args.out, out)
     print(f"wrote {args.out} ({out['seconds']:.0f} s)")
