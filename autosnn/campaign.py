@@ -21,8 +21,8 @@ from autosnn.errors import ConfigError
 from autosnn.yaml_file import read_yaml
 
 __all__ = [
-    "Campaign", "DataConfig", "SupernetTrainingConfig", "EnergyConfig", "AEBConfig", "FitnessConfig",
-    "OperatorConfig", "ConstraintsConfig", "SearchConfig", "EvaluatorConfig", "ExportConfig",
+    "Campaign", "DataConfig", "SupernetTrainingConfig", "EnergyConfig", "SimpleEnergyConfig", "LemaireEnergyConfig",
+    "AEBConfig", "FitnessConfig", "OperatorConfig", "ConstraintsConfig", "SearchConfig", "EvaluatorConfig", "ExportConfig",
 ]
 
 
@@ -47,9 +47,31 @@ class SupernetTrainingConfig:
 
 
 @dataclass
+class SimpleEnergyConfig:
+    """spikingjelly's ``simple`` model: a preset (fp32 | fp16 | int8, as spikingjelly names
+    them) for E_MAC / E_AC, each overridable, and the memory cost per byte."""
+    preset: Literal["fp32", "fp16", "int8"] = "fp32"
+    e_mac_pj: Optional[float] = None       # default: the preset's
+    e_ac_pj: Optional[float] = None        # default: the preset's
+    e_memory_pj_per_byte: float = 24.96
+
+
+@dataclass
+class LemaireEnergyConfig:
+    """spikingjelly's ``lemaire`` model (Lemaire et al. 2022): 45 nm add / multiply energies
+    and the spike FIFO size; SRAM costs follow spikingjelly's breakpoints."""
+    e_add_pj: float = 0.1
+    e_mul_pj: float = 3.1
+    fifo_capacity_elements: int = 1000
+
+
+@dataclass
 class EnergyConfig:
-    e_mac_pj: float = 4.6
-    e_ac_pj: float = 0.9
+    model: Literal["sops", "simple", "lemaire"] = "sops"
+    e_mac_pj: float = 4.6                  # sops
+    e_ac_pj: float = 0.9                   # sops
+    simple: SimpleEnergyConfig = field(default_factory=SimpleEnergyConfig)
+    lemaire: LemaireEnergyConfig = field(default_factory=LemaireEnergyConfig)
 
 
 @dataclass
@@ -217,9 +239,10 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
 
 
 _POSITIVE = {"batch_size", "epochs", "population", "generations", "workers", "lr", "e_mac_pj", "e_ac_pj", "top",
-             "timeout_s"}
+             "timeout_s", "fifo_capacity_elements"}
 _NON_NEGATIVE = {"num_workers", "weight_decay", "warmup_epochs", "label_smoothing", "grad_clip", "alpha", "beta",
-                 "bn_recalibration_batches", "gpus_per_worker", "max_retries", "polynomial_eta"}
+                 "bn_recalibration_batches", "gpus_per_worker", "max_retries", "polynomial_eta",
+                 "e_memory_pj_per_byte", "e_add_pj", "e_mul_pj"}
 
 
 def _check_ranges(obj: Any, source: str, prefix: str) -> None:

@@ -31,6 +31,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR")
     p.add_argument("--split", choices=("val", "test"), default="val")
     p.add_argument("--retrained", action="store_true", help="the weights written by 'autosnn retrain'")
+    p.add_argument("--energy-model", choices=("sops", "simple", "lemaire"), default=None,
+                   help="price the pass under this energy model (default: the campaign's fitness.energy.model)")
     add_device_options(p, progress=False)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_evaluate)
@@ -78,7 +80,8 @@ def _device(name: str):
 def _evaluate(args: argparse.Namespace) -> int:
     from autosnn.export.evaluate import evaluate_export
 
-    r = evaluate_export(args.export_dir, args.split, device=_device(args.device), retrained=args.retrained)
+    r = evaluate_export(args.export_dir, args.split, device=_device(args.device), retrained=args.retrained,
+                        energy_model=args.energy_model)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -88,6 +91,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{r['id']} ({r['weights']} weights) on the {split} split, {r['samples']} samples:")
     print(f"  accuracy {r['accuracy']:.4f}")
     print(f"  energy   {energy}")
+    if r.get("energy_components_mj"):
+        parts = ", ".join(f"{k} {v:.4g}" for k, v in r["energy_components_mj"].items())
+        print(f"  model    {r['energy_model']} ({parts} mJ)")
     return 0
 
 

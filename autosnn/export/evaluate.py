@@ -6,6 +6,7 @@ report of ``autosnn retrain``).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -41,26 +42,37 @@ def export_data(export_dir: Path):
 
 @torch.no_grad()
 def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
-            max_batches: int | None = None) -> dict[str, Any]:
+            max_batches: int | None = None, *, energy_model: str | None = None) -> dict[str, Any]:
     """Accuracy over ``loader`` and, from the same forward passes, energy per sample
-    (mJ, all T steps), MACs and ACs (the evaluator's own measurement)."""
-    from autosnn.fitness.energy import EnergyCosts
+    (mJ, all T steps), MACs and ACs (the evaluator's own measurement) under the campaign's
+    energy model, or under ``energy_model`` (sops | simple | lemaire, with the campaign's
+    costs for that model) when given."""
+    from autosnn.fitness.energy import energy_model_from_config
     from autosnn.fitness.evaluator import accuracy_and_energy
 
-    correct, total, report = accuracy_and_energy(model, loader, device, EnergyCosts.from_config(campaign.fitness.energy),
-                                                 max_batches, check_finite=False)
+    section = campaign.fitness.energy
+    if energy_model is not None:
+        if energy_model not in ("sops", "simple", "lemaire"):
+            raise ConfigError(f"energy model must be one of ['sops', 'simple', 'lemaire'], got {energy_model!r}")
+        section = dataclasses.replace(section, model=energy_model)
+    costs = energy_model_from_config(section)
+    correct, total, report = accuracy_and_energy(model, loader, device, costs, max_batches, check_finite=False)
     out: dict[str, Any] = {"accuracy": correct / max(1, total), "samples": total,
-                           "energy_mj": None, "macs": None, "acs": None}
+                           "energy_mj": None, "macs": None, "acs": None,
+                           "energy_model": costs.name, "energy_params": costs.params()}
     if report is not None:
-        out.update(energy_mj=float(report.energy_mj), macs=float(report.macs), acs=float(report.acs))
+        out.update(energy_mj=float(report.energy_mj), macs=float(report.macs), acs=float(report.acs),
+                   energy_components_mj={k: float(v) for k, v in report.components_mj.items()})
     return out
 
 
 def evaluate_export(export_dir: str | Path, split: str = "val", *, device: str | torch.device | None = None,
-                    retrained: bool = False, batch_size: int | None = None) -> dict[str, Any]:
+                    retrained: bool = False, batch_size: int | None = None,
+                    energy_model: str | None = None) -> dict[str, Any]:
     """Accuracy (a fraction) and energy (mJ per sample, all T steps) of an export on
     ``split`` (``val`` or ``test``). On ``val`` the campaign's ``max_val_batches`` cap
-    applies, as it did for the recorded evaluation."""
+    applies, as it did for the recorded evaluation. ``energy_model`` (sops | simple |
+    lemaire) prices the pass under another model than the campaign's."""
     if split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {split!r}")
     export_dir = Path(export_dir)
@@ -70,6 +82,6 @@ def evaluate_export(export_dir: str | Path, split: str = "val", *, device: str |
     evaluation = metrics.get("evaluation") or {}
     bs = batch_size or int(evaluation.get("batch_size") or campaign.data.batch_size)
     cap = evaluation.get("max_val_batches") if split == "val" else None
-    result = measure(model, data.loader(split, bs), device, campaign, max_batches=cap)
+    result = measure(model, data.loader(split, bs), device, campaign, max_batches=cap, energy_model=energy_model)
     result.update({"id": config.get("id"), "split": split, "weights": "retrained" if retrained else "inherited"})
     return result

@@ -31,6 +31,11 @@ Whether a tensor is binary is decided per call, on the whole batch, as spikingje
 Counting is done by forward hooks (:class:`EnergyMeter`) inside the ordinary forward pass:
 accumulators stay on the model's device and are read once, so there is no second pass
 and no device synchronisation per layer.
+
+This is the ``sops`` energy model, the default. The same hooks also price the pass under
+spikingjelly's ``simple`` and ``lemaire`` estimators (``energy_model=``; see
+:mod:`autosnn.fitness.energy_models`, which also defines "per inference" for models with
+memory terms).
 """
 
 from __future__ import annotations
@@ -39,15 +44,17 @@ import math
 import weakref
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable, Union
 
 import torch
 import torch.nn as nn
 from spikingjelly.activation_based import neuron
 
-from autosnn.supernet.layers import SpikeAttention
+from autosnn.fitness.energy_models import ENERGY_MODELS, LemaireCosts, LemaireTally, SimpleCosts, SimpleTally
+from autosnn.supernet.layers import EncoderBlock, PatchStem, QKAttention, SpikeAttention, SwitchableAttention
 
-__all__ = ["EnergyCosts", "LayerEnergy", "EnergyReport", "EnergyMeter", "measure_energy", "PJ_PER_MJ"]
+__all__ = ["EnergyCosts", "LayerEnergy", "EnergyReport", "EnergyMeter", "measure_energy", "PJ_PER_MJ",
+           "EnergyModel", "resolve_energy_model", "energy_model_from_config"]
 
 #: picojoules in one millijoule
 PJ_PER_MJ = 1e9
@@ -61,6 +68,7 @@ class EnergyCosts:
     :meth:`int8` are spikingjelly's ``SimpleEnergyCostConfig`` presets (Horowitz 2014).
     """
 
+    name: ClassVar[str] = "sops"
     e_mac_pj: float = 4.6
     e_ac_pj: float = 0.9
 
@@ -93,6 +101,52 @@ class EnergyCosts:
         """Millijoules of ``macs`` multiply-accumulates and ``acs`` accumulates."""
         return (self.e_mac_pj * macs + self.e_ac_pj * acs) / PJ_PER_MJ
 
+    def params(self) -> dict[str, Any]:
+        return {"e_mac_pj": self.e_mac_pj, "e_ac_pj": self.e_ac_pj}
+
+    def describe(self) -> str:
+        return f"sops (synaptic operations): {self.e_mac_pj:g} pJ x MAC + {self.e_ac_pj:g} pJ x AC"
+
+
+#: an energy model with its costs: ``sops`` (:class:`EnergyCosts`), ``simple`` or ``lemaire``
+EnergyModel = Union[EnergyCosts, SimpleCosts, LemaireCosts]
+
+
+def resolve_energy_model(energy_model: "str | EnergyModel | None" = None,
+                         costs: EnergyCosts | None = None) -> EnergyModel:
+    """The model to price a pass with: an instance as given; a name with its default costs
+    (``"sops"`` takes ``costs`` when given); ``None``: ``costs`` (which may be any model's
+    costs instance) or the default ``sops``."""
+    if isinstance(energy_model, (EnergyCosts, SimpleCosts, LemaireCosts)):
+        return energy_model
+    if energy_model is None and isinstance(costs, (SimpleCosts, LemaireCosts)):
+        return costs
+    if energy_model is None or energy_model == "sops":
+        return costs if isinstance(costs, EnergyCosts) else EnergyCosts()
+    if energy_model == "simple":
+        return SimpleCosts()
+    if energy_model == "lemaire":
+        return LemaireCosts()
+    raise ValueError(f"unknown energy model {energy_model!r}; choose one of {list(ENERGY_MODELS)}")
+
+
+def energy_model_from_config(cfg: Any) -> EnergyModel:
+    """The model a campaign's ``fitness.energy`` section chooses (``model``: sops | simple |
+    lemaire, default sops), with its costs from the same section."""
+    model = getattr(cfg, "model", "sops")
+    if model == "sops":
+        return EnergyCosts.from_config(cfg)
+    if model == "simple":
+        s = cfg.simple
+        base = SimpleCosts.preset(s.preset)
+        return SimpleCosts(base.e_mac_pj if s.e_mac_pj is None else float(s.e_mac_pj),
+                           base.e_ac_pj if s.e_ac_pj is None else float(s.e_ac_pj), float(s.e_memory_pj_per_byte))
+    if model == "lemaire":
+        lm = cfg.lemaire
+        return LemaireCosts(e_add_pj=float(lm.e_add_pj), e_mul_pj=float(lm.e_mul_pj),
+                            fifo_capacity_elements=int(lm.fifo_capacity_elements))
+    raise ValueError(f"unknown energy model {model!r}; choose one of {list(ENERGY_MODELS)}")
+
 
 @dataclass
 class LayerEnergy:
@@ -100,37 +154,54 @@ class LayerEnergy:
 
     ``input_rate``: firing rate of the input spikes (for attention, over q, k and v
     together), ``None`` when the input was not binary (charged MACs). ``binary``: the input
-    was a 0/1 tensor on every call.
+    was a 0/1 tensor on every call. Under the ``simple`` and ``lemaire`` models, ``macs`` /
+    ``acs`` are that model's counts, rows also cover neurons, BatchNorm, residual sums and
+    readout means (kinds ``neuron``, ``batchnorm``, ``residual``, ``mean``), and
+    ``components_mj`` splits ``energy_mj`` as spikingjelly's estimator does (empty under
+    ``sops``, and then left out of :meth:`to_dict`).
     """
 
     name: str
-    kind: str                  # conv2d | conv1d | linear | attention
+    kind: str                  # conv2d | conv1d | linear | attention (| neuron | batchnorm | residual | mean)
     input_rate: float | None   # None when the input was never binary
     binary: bool
     macs: float
     acs: float
     energy_mj: float
+    components_mj: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not d["components_mj"]:
+            del d["components_mj"]
+        return d
 
 
 @dataclass
 class EnergyReport:
-    """Energy of a model on some inputs, per sample (mean over the samples seen).
+    """Energy of a model on some inputs, per inference (one sample over all T steps, see
+    :data:`~autosnn.fitness.energy_models.PER_INFERENCE`; the mean over the samples seen).
 
-    ``macs`` / ``acs``: operations per sample over all T steps; ``energy_mj``: millijoules
-    per sample; ``layers``: the per-layer table in forward order; ``firing_rates``: mean
-    output firing rate of every neuron that ran (module name -> fraction in [0, 1]).
+    ``macs`` / ``acs``: operations per sample over all T steps (the chosen model's MAC and
+    AC counts); ``energy_mj``: millijoules per sample; ``layers``: the per-layer table in
+    forward order; ``firing_rates``: mean output firing rate of every neuron that ran
+    (module name -> fraction in [0, 1]). ``energy_model`` names the model and ``costs``
+    holds its parameters; ``components_mj``: the energy split as spikingjelly's estimator
+    splits it (sops: ``mac``, ``ac``; simple: ``mac``, ``ac``, ``parameter_memory``,
+    ``neuron_state_memory``; lemaire: ``ops``, ``addressing``, ``inout``, ``params``,
+    ``potential``); ``counts``: the model's own counts per sample.
     """
 
     macs: float
     acs: float
     energy_mj: float
     samples: int
-    costs: EnergyCosts
+    costs: Any
     layers: list[LayerEnergy] = field(default_factory=list)
     firing_rates: dict[str, float] = field(default_factory=dict)
+    energy_model: str = "sops"
+    components_mj: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, float] = field(default_factory=dict)
 
     def layer_dicts(self) -> list[dict[str, Any]]:
         return [layer.to_dict() for layer in self.layers]
@@ -326,11 +397,19 @@ class EnergyMeter:
     with (a view of) an unmodified neuron output is known to be binary and reuses the
     neuron's spike count; only other inputs (image, residual sums, token means) are checked
     element-wise, as spikingjelly does.
+
+    ``energy_model``: ``"sops"`` (default; priced with ``costs``), ``"simple"``,
+    ``"lemaire"`` or an instance of :class:`EnergyCosts` / :class:`SimpleCosts` /
+    :class:`LemaireCosts`. The two memory models are fed by the same hooks (plus, for
+    ``simple``, hooks on BatchNorm, residual branches and the readout), never a second pass.
     """
 
-    def __init__(self, model: nn.Module, costs: EnergyCosts = EnergyCosts(), *,
-                 sync_free: bool | None = None) -> None:
-        self.model, self.costs = model, costs
+    def __init__(self, model: nn.Module, costs: "EnergyModel" = EnergyCosts(), *,
+                 sync_free: bool | None = None, energy_model: "str | EnergyModel | None" = None) -> None:
+        self.model = model
+        self.energy_model = resolve_energy_model(energy_model, costs)
+        #: the sops costs (the energy model itself under ``sops``)
+        self.costs = self.energy_model if isinstance(self.energy_model, EnergyCosts) else EnergyCosts()
         if sync_free is None:  # on accelerators, never wait for the device inside the forward
             sync_free = next((p.device.type != "cpu" for p in model.parameters()), False)
         self.sync_free = sync_free
@@ -353,6 +432,18 @@ class EnergyMeter:
         self._spk: dict[str, list[Any]] = {}
         self._seen: dict[int, _Spikes] = {}
         self.samples = 0
+        self._batch = 1
+        #: rows of every table in first-seen (forward) order
+        self._order: list[str] = []
+        em = self.energy_model
+        if isinstance(em, SimpleCosts):
+            self._tally: SimpleTally | LemaireTally | None = SimpleTally(em, self._order, self.sync_free)
+        elif isinstance(em, LemaireCosts):
+            self._tally = LemaireTally(em, self._order, model_has_neurons=bool(self._neurons))
+        else:
+            self._tally = None
+        if self._tally is not None:
+            self._tally.check(self._neurons)
 
     # ------------------------------------------------------------- hooks
     def __enter__(self) -> "EnergyMeter":
@@ -361,7 +452,71 @@ class EnergyMeter:
             self._handles.append(m.register_forward_hook(self._layer_hook(name, kind)))
         for name, m in self._neurons.items():
             self._handles.append(m.register_forward_hook(self._neuron_hook(name, isinstance(m, BINARY_NEURONS))))
+        if self._tally is not None and self._tally.extra_hooks:
+            self._add_simple_hooks()
         return self
+
+    def _add_simple_hooks(self) -> None:
+        """Hooks for what spikingjelly's ``ACCounter`` / ``MACCounter`` also count: every
+        BatchNorm, the residual sums ``x + branch(x)`` of the Spikformer blocks and stem,
+        the sums of Q-K attention's q (its mask), and the readout means (tokens, then time)
+        around the head."""
+        tally = self._tally
+        for name, m in self.model.named_modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                self._handles.append(m.register_forward_hook(
+                    lambda mod, args, out, name=name: tally.batchnorm(name, mod, args[0], self._batch)))
+            elif isinstance(m, EncoderBlock):
+                for branch in ("attn", "mlp"):
+                    self._handles.append(getattr(m, branch).register_forward_hook(self._residual_hook(
+                        f"{name}.{branch}" if name else branch)))
+            elif isinstance(m, (QKAttention, SwitchableAttention)):
+                self._handles.append(m.register_forward_hook(self._qk_sum_hook(f"{name}.qk_sum" if name else "qk_sum")))
+            elif isinstance(m, PatchStem):
+                self._handles.append(m.pos.register_forward_hook(self._residual_hook(f"{name}.pos" if name else "pos")))
+                self._handles.append(m.register_forward_hook(self._tokens_hook))
+        head = getattr(self.model, "head", None)
+        if isinstance(head, nn.Linear) and any(isinstance(m, PatchStem) for m in self.model.modules()):
+            self._handles.append(head.register_forward_hook(self._readout_hook))
+
+    def _residual_hook(self, name: str):
+        """``x + branch(x)``: spikingjelly's ``add`` rule, ``nnz(x) + nnz(y)`` when both are
+        binary, else one addition per element."""
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+            with torch.no_grad():
+                x = args[0]
+                (bx, nx), (by, ny) = self._input(x), self._input(output)
+                both = _and(bx, by)
+                if both is False:
+                    self._tally.residual(name, False, 0.0, output.numel())
+                    return
+                nnz = _f64(x.sum() if nx is None else nx) + _f64(output.sum() if ny is None else ny)
+                self._tally.residual(name, both, nnz, output.numel())
+        return hook
+
+    def _qk_sum_hook(self, name: str):
+        """Q-K attention's mask sums ``q`` ``[T, N, heads, C/heads, L]`` over each head's
+        channels (``qk_token``) or over the tokens (``qk_channel``): a reduction, one AC per
+        input element less one per output element (spikingjelly's ``sum`` rule)."""
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+            if module.mixer == "ssa":
+                return
+            T, N, C, L = args[0].shape
+            kept = module.num_heads * L if module.mixer == "qk_token" else C
+            self._tally.reduction(name, T * N * (C * L - kept))
+        return hook
+
+    def _tokens_hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        self._tokens = int(output.shape[-1])  # L of [T, N, E, L]
+
+    def _readout_hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        """``head(tokens.mean(-1)).mean(0)``: both means are reductions (spikingjelly: one AC
+        per input element minus one per output element)."""
+        x = args[0]
+        if x.dim() != 3 or getattr(self, "_tokens", None) is None:
+            return
+        acs = x.numel() * self._tokens - x.numel() + output.numel() - output.numel() // output.shape[0]
+        self._tally.readout("head.mean", acs)
 
     def __exit__(self, *exc: Any) -> None:
         for h in self._handles:
@@ -373,7 +528,8 @@ class EnergyMeter:
         self._seen.clear()
         if args and torch.is_tensor(args[0]):
             x = args[0]
-            self.samples += int(x.shape[1] if x.dim() == 5 else x.shape[0])
+            self._batch = max(1, int(x.shape[1] if x.dim() == 5 else x.shape[0]))
+            self.samples += self._batch
 
     def _spikes_of(self, x: torch.Tensor) -> tuple[bool, Any]:
         """(known binary, its spike count or None) for a tensor that may view a neuron output."""
@@ -397,6 +553,8 @@ class EnergyMeter:
         acc = self._acc.get(name)
         if acc is None:
             self._acc[name] = [_f64(v) for v in values]
+            if name not in self._order:
+                self._order.append(name)
         else:
             for i, v in enumerate(values):
                 acc[i] = acc[i] + _f64(v)
@@ -418,6 +576,11 @@ class EnergyMeter:
                 else:
                     b = binary.to(torch.float64)  # spikes count only where the input was binary
                     self._add(name, [macs, acs, nnz * b, b * numel, b, 1])
+                if self._tally is not None:
+                    if kind != "attention" and nnz is None and binary is not False:
+                        nnz = x.sum()
+                    self._tally.synaptic(name, kind, module, None if kind == "attention" else args[0], output,
+                                         binary, nnz, macs, acs, self._batch)
         return hook
 
     def _attention_counts(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
@@ -457,6 +620,8 @@ class EnergyMeter:
                 if binary_by_construction:
                     self._seen[output.untyped_storage().data_ptr()] = _Spikes(
                         weakref.ref(output), output._version, output.storage_offset(), output.numel(), nnz)
+                if self._tally is not None:
+                    self._tally.neuron(name, module, args[0], output, nnz, self._batch)
         return hook
 
     # ------------------------------------------------------------- results
@@ -468,10 +633,12 @@ class EnergyMeter:
         names = list(self._acc)
         flat = [_f64(v) for name in names for v in self._acc[name]]
         flat = _to_floats(flat)
+        base: dict[str, tuple[float | None, bool]] = {}
         layers, macs, acs = [], 0.0, 0.0
         for i, name in enumerate(names):
             m, a, nnz, numel, nbin, calls = flat[6 * i: 6 * i + 6]
             m, a = m / n, a / n
+            base[name] = (nnz / numel if numel > 0 else None, nbin == calls)
             layers.append(LayerEnergy(name=name, kind=self._layers[name][0],
                                       input_rate=nnz / numel if numel > 0 else None,
                                       binary=nbin == calls, macs=m, acs=a, energy_mj=self.costs.energy_mj(m, a)))
@@ -480,8 +647,34 @@ class EnergyMeter:
         neurons = list(self._spk)
         spk = _to_floats([_f64(v) for name in neurons for v in self._spk[name]])
         rates = {k: spk[2 * i] / max(spk[2 * i + 1], 1.0) for i, k in enumerate(neurons)}
-        return EnergyReport(macs=macs, acs=acs, energy_mj=self.costs.energy_mj(macs, acs), samples=n,
-                            costs=self.costs, layers=layers, firing_rates=rates)
+        em = self.energy_model
+        if self._tally is None:
+            energy = self.costs.energy_mj(macs, acs)
+            components = {"mac": self.costs.e_mac_pj * macs / PJ_PER_MJ, "ac": self.costs.e_ac_pj * acs / PJ_PER_MJ}
+            return EnergyReport(macs=macs, acs=acs, energy_mj=energy, samples=n, costs=self.costs, layers=layers,
+                                firing_rates=rates, energy_model="sops", components_mj=components,
+                                counts={"mac": macs, "ac": acs})
+        rows = self._tally.rows
+        tnames = list(rows.rows)
+        width = rows.width
+        tflat = _to_floats([_f64(v) for name in tnames for v in rows.rows[name]])
+        totals = {name: tflat[width * i: width * (i + 1)] for i, name in enumerate(tnames)}
+        priced = self._tally.finish(totals, n)
+        layers, macs, acs, components = [], 0.0, 0.0, {}
+        for name in self._order:
+            if name not in priced:
+                continue
+            kind, m, a, comp = priced[name]
+            rate, binary = base.get(name, (None, False))
+            layers.append(LayerEnergy(name=name, kind=kind, input_rate=rate, binary=binary, macs=m, acs=a,
+                                      energy_mj=sum(comp.values()), components_mj=comp))
+            macs += m
+            acs += a
+            for k, v in comp.items():
+                components[k] = components.get(k, 0.0) + v
+        return EnergyReport(macs=macs, acs=acs, energy_mj=sum(components.values()), samples=n, costs=em,
+                            layers=layers, firing_rates=rates, energy_model=em.name, components_mj=components,
+                            counts=self._tally.counts(totals, n))
 
 
 def _to_floats(values: list[Any]) -> list[float]:
@@ -497,13 +690,16 @@ def _to_floats(values: list[Any]) -> list[float]:
 
 @torch.no_grad()
 def measure_energy(model: nn.Module, inputs: torch.Tensor | Iterable[torch.Tensor],
-                   costs: EnergyCosts = EnergyCosts(), *, sync_free: bool | None = None) -> EnergyReport:
+                   costs: EnergyCosts = EnergyCosts(), *, sync_free: bool | None = None,
+                   energy_model: "str | EnergyModel | None" = None) -> EnergyReport:
     """Energy per sample of ``model`` (in its current train/eval mode) on ``inputs``.
 
     ``inputs``: one batch ``[N, C, H, W]`` (or ``[T, N, C, H, W]`` frames), or an iterable
     of such batches (the report is the mean per sample over all of them).
+    ``energy_model``: ``"sops"`` (default, priced with ``costs``), ``"simple"``,
+    ``"lemaire"`` or a costs instance (:func:`resolve_energy_model`).
     """
-    with EnergyMeter(model, costs, sync_free=sync_free) as meter:
+    with EnergyMeter(model, costs, sync_free=sync_free, energy_model=energy_model) as meter:
         for x in ([inputs] if torch.is_tensor(inputs) else inputs):
             model(x)
     return meter.report()

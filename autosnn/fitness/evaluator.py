@@ -21,7 +21,7 @@ import torch.nn as nn
 from spikingjelly.activation_based import functional
 
 from autosnn.data.splits import DataSplits, to_device
-from autosnn.fitness.energy import EnergyCosts, EnergyMeter, EnergyReport
+from autosnn.fitness.energy import EnergyCosts, EnergyMeter, EnergyModel, EnergyReport, energy_model_from_config
 from autosnn.fitness.result import EvalResult, Evaluator, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
@@ -57,7 +57,7 @@ class LocalEvaluator(InProcessEvaluator):
     becomes ``EvalResult.failed``; the others are unaffected.
     """
 
-    def __init__(self, supernet: SpikformerSupernet, data: DataSplits, *, costs: EnergyCosts = EnergyCosts(),
+    def __init__(self, supernet: SpikformerSupernet, data: DataSplits, *, costs: EnergyModel = EnergyCosts(),
                  batch_size: int = 256, device: torch.device | str = "cpu", bn_recalibration_batches: int = 0,
                  max_val_batches: int | None = None, worker: str = "local") -> None:
         if batch_size <= 0:
@@ -111,10 +111,12 @@ class LocalEvaluator(InProcessEvaluator):
 
 
 @torch.no_grad()
-def accuracy_and_energy(model: nn.Module, loader: Iterable, device: torch.device, costs: EnergyCosts,
+def accuracy_and_energy(model: nn.Module, loader: Iterable, device: torch.device, costs: EnergyModel,
                         max_batches: int | None = None, *, check_finite: bool = True) -> tuple[int, int, EnergyReport | None]:
     """One pass of ``model`` (in eval mode) over ``loader``: (correct, samples, energy
-    report per sample, ``None`` when the loader was empty). With ``check_finite``, non-finite outputs raise ``FloatingPointError``."""
+    report per sample, ``None`` when the loader was empty) under the energy model ``costs``
+    (:class:`EnergyCosts` for sops, or ``SimpleCosts`` / ``LemaireCosts``). With
+    ``check_finite``, non-finite outputs raise ``FloatingPointError``."""
     model.eval()
     correct, seen = 0, 0
     with EnergyMeter(model, costs) as meter:
@@ -136,7 +138,7 @@ def build_local_evaluator(campaign: Any, space: SearchSpace, supernet: Spikforme
     of ``supernet``. Choosing a Ray pool instead is the pipeline's business
     (:func:`autosnn.pipeline.build_evaluator`); a Ray worker builds this one."""
     fitness = campaign.fitness
-    costs = EnergyCosts.from_config(fitness.energy)
+    costs = energy_model_from_config(fitness.energy)
     if fitness.mode == "training-free":
         from autosnn.fitness.training_free import TrainingFreeEvaluator
 

@@ -5,6 +5,8 @@ baddbmm / convolution); ``MACCounter`` counts MACs, and we drop its BatchNorm ru
 BatchNorm folds into the preceding weights at inference. Both run under
 ``DispatchCounterMode``, which intercepts every aten operation: far slower than
 :class:`~autosnn.fitness.energy.EnergyMeter`, used by the tests and the benchmark only.
+:func:`spikingjelly_energy` runs spikingjelly's ``simple`` and ``lemaire`` estimators
+(their profilers) the same way, one sample at a time (autosnn's "per inference").
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["spikingjelly_counts", "excite"]
+__all__ = ["spikingjelly_counts", "spikingjelly_energy", "excite"]
+
+#: our component names -> the keys of spikingjelly's ``breakdown_pj``
+_SIMPLE_KEYS = {"mac": "mac_pj", "ac": "ac_pj", "parameter_memory": "parameter_memory_pj",
+                "neuron_state_memory": "neuron_state_memory_pj"}
+_LEMAIRE_KEYS = {"ops": "ops_pj", "addressing": "addressing_pj", "inout": "inout_pj", "params": "params_pj",
+                 "potential": "potential_pj"}
 
 
 @torch.no_grad()
@@ -28,6 +36,65 @@ def spikingjelly_counts(model: nn.Module, inputs: torch.Tensor) -> tuple[float, 
         model(inputs)
     n = inputs.shape[1] if inputs.dim() == 5 else inputs.shape[0]
     return mac.get_total() / n, syn.get_total() / n
+
+
+@torch.no_grad()
+def spikingjelly_energy(model: nn.Module, inputs: torch.Tensor, energy_model: object, *,
+                        exclude_bookkeeping: bool = False) -> dict[str, float]:
+    """Energy components (mJ per inference) of ``model`` on the batch ``inputs`` by
+    spikingjelly 2.0's own estimator for ``energy_model`` (a
+    :class:`~autosnn.fitness.energy_models.SimpleCosts` or
+    :class:`~autosnn.fitness.energy_models.LemaireCosts`), plus ``"total"``.
+
+    Per inference as autosnn defines it: the estimator runs on one sample at a time
+    (batch size 1), and the components are averaged over the samples. Lemaire runs
+    non-strict (it refuses BatchNorm, pooling and the attention module otherwise, and
+    omits their energy either way).
+
+    ``exclude_bookkeeping``: spikingjelly 2.0's simple profiler sees the ``sum`` its own
+    memory counter takes over a spike-occupancy map (one per spike-driven convolution:
+    ``T x H' x W' x groups - 1`` "additions" per sample) and charges it as ACs. That is
+    the profiler observing itself, not the network; with this flag it is taken out of
+    ``ac`` (and ``total``). autosnn never counts it.
+    """
+    import warnings
+
+    from spikingjelly.activation_based.op_counter import (LemaireEnergyConfig, LemaireEnergyCostConfig,
+                                                          LemaireEnergyProfiler, SimpleEnergyConfig,
+                                                          SimpleEnergyCostConfig, SimpleEnergyProfiler)
+
+    frames = inputs.dim() == 5
+    n = inputs.shape[1] if frames else inputs.shape[0]
+    if energy_model.name == "simple":
+        keys = _SIMPLE_KEYS
+        cfg = SimpleEnergyConfig(cost_config=SimpleEnergyCostConfig(**energy_model.params()))
+        make = lambda: SimpleEnergyProfiler(config=cfg)  # noqa: E731
+    elif energy_model.name == "lemaire":
+        keys = _LEMAIRE_KEYS
+        p = energy_model.params()
+        cost = LemaireEnergyCostConfig(e_add_pj=p["e_add_pj"], e_mul_pj=p["e_mul_pj"],
+                                       memory_breakpoints=tuple(tuple(b) for b in p["memory_breakpoints"]))
+        cfg = LemaireEnergyConfig(strict=False, cost_config=cost,
+                                  snn_fifo_capacity_elements=p["fifo_capacity_elements"])
+        make = lambda: LemaireEnergyProfiler(config=cfg)  # noqa: E731
+    else:
+        raise ValueError(f"no spikingjelly estimator for {energy_model!r}")
+    out = {k: 0.0 for k in keys}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i in range(n):
+            prof = make()
+            prof.bind_model(model)
+            with prof:
+                model(inputs[:, i:i + 1] if frames else inputs[i:i + 1])
+            rep = prof.get_report()
+            for ours, theirs in keys.items():
+                out[ours] += rep.breakdown_pj[theirs] / 1e9 / n
+            if exclude_bookkeeping and energy_model.name == "simple":
+                own_sums = prof.ac_counter.get_counts().get("Global", {}).get(torch.ops.aten.sum.default, 0)
+                out["ac"] -= own_sums * energy_model.e_ac_pj / 1e9 / n
+    out["total"] = sum(out[k] for k in keys)
+    return out
 
 
 @torch.no_grad()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from autosnn.fitness.energy import energy_model_from_config
+from autosnn.fitness.energy_models import PER_INFERENCE
 from autosnn.report.summary import RunSummary, load_history, parse_json
 from autosnn.report.table import TABLE_COLUMNS, _fmt, table_records
 from autosnn.search.state import StateStore
@@ -84,10 +86,11 @@ def _pick_section(summary: RunSummary) -> str:
     if summary.pick is None:
         return '<p class="note">No successful evaluation yet.</p>'
     r = summary.row(summary.pick)
-    costs = summary.campaign.fitness.energy
+    model = energy_model_from_config(summary.campaign.fitness.energy)
     parts = [f"<p>Candidate <code>{_e(summary.pick)}</code>: <code>{_e(_config_str(r))}</code></p>"]
     layers = parse_json(r.get("layers"), [])
     if isinstance(layers, list) and layers and all(isinstance(x, dict) for x in layers):
+        layers = [_flat_components(layer) for layer in layers]
         keys: list[str] = []
         for layer in layers:
             keys += [k for k in layer if k not in keys]
@@ -104,8 +107,8 @@ def _pick_section(summary: RunSummary) -> str:
             rows.append(row)
         parts.append("<h3>Per-layer firing rates and energy split</h3>")
         parts.append(_table(headers, rows, {0, 1} & set(range(len(keys))), table_id="layers-table"))
-        parts.append(f'<p class="note">energy of a layer = {costs.e_mac_pj:g} pJ x MACs + {costs.e_ac_pj:g} pJ x ACs; '
-                     "MACs and ACs per sample over all T steps.</p>")
+        parts.append(f'<p class="note">energy model: {_e(model.describe())}. MACs and ACs per sample over all T '
+                     f"steps; {_e(PER_INFERENCE)}.</p>")
     else:
         parts.append('<p class="note">This evaluation holds no per-layer table.</p>')
     rates = parse_json(r.get("firing_rates"), {})
@@ -114,6 +117,16 @@ def _pick_section(summary: RunSummary) -> str:
         parts.append(_table(["neuron", "firing rate"], [[k, _cell(float(v))] for k, v in rates.items()], {0},
                             table_id="firing-table"))
     return "".join(parts)
+
+
+def _flat_components(layer: dict[str, Any]) -> dict[str, Any]:
+    """A layer row with its energy components (``components_mj``) as ``<name> mJ`` columns."""
+    comp = layer.get("components_mj")
+    if not isinstance(comp, dict):
+        return layer
+    out = {k: v for k, v in layer.items() if k != "components_mj"}
+    out.update({f"{k} mJ": v for k, v in comp.items()})
+    return out
 
 
 def _number(value: Any) -> float:

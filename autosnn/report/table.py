@@ -95,7 +95,8 @@ def render_table(summary: RunSummary, top: int | None = None) -> str:
     lines.append(f"* F_AEB pick: {summary.pick or '-'}    k knee: {summary.knee or '-'}    {summary.target.describe()}")
     lines.append(("accuracy on the validation split" if summary.value_label == "accuracy" else
                   "score: training-free FLOPs proxy (no accuracy measured)")
-                 + "; energy per inference of one sample over all T steps")
+                 + f"; energy ({summary.campaign.fitness.energy.model} model) per inference of one sample over all"
+                 " T steps")
     return "\n".join(lines)
 
 

@@ -1,0 +1,268 @@
+"""The simple and Lemaire energy models against spikingjelly 2.0's own estimators, side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from spikingjelly.activation_based import neuron
+from spikingjelly.activation_based.op_counter import LemaireEnergyConfig as SJLemaireConfig
+from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig, SimpleEnergyCostConfig
+
+from autosnn.campaign import Campaign
+from autosnn.errors import ConfigError
+from autosnn.fitness import EnergyCosts, EnergyMeter, LemaireCosts, SimpleCosts, measure_energy
+from autosnn.fitness.energy import energy_model_from_config, resolve_energy_model
+from autosnn.fitness.sj_reference import excite, spikingjelly_energy
+from autosnn.search_spaces import SearchSpace
+from autosnn.supernet import SpikformerSupernet
+
+TOL = 0.005     # the issue's bound, against spikingjelly's estimator as it is
+EXACT = 1e-9    # against the estimator less its own bookkeeping (see spikingjelly_energy)
+MODELS = [SimpleCosts(), LemaireCosts()]
+
+
+def _rel(ours: float, theirs: float) -> float:
+    return abs(ours - theirs) / max(abs(theirs), 1e-30)
+
+
+def _check(report, raw: dict[str, float], clean: dict[str, float], label: str) -> None:
+    got = dict(report.components_mj, total=report.energy_mj)
+    assert set(got) == set(raw), label
+    for k in raw:
+        assert raw[k] > 0 or k == "mac", (label, k)  # every component must be exercised
+        assert _rel(got[k], raw[k]) <= TOL, (label, k, got[k], raw[k])
+        assert _rel(got[k], clean[k]) <= EXACT, (label, k, got[k], clean[k])
+
+
+def _space_cases():
+    cases = []
+    for name in SearchSpace.builtin_names():
+        space = SearchSpace.builtin(name)
+        small = space.image_size <= 16
+        cases.append(pytest.param(name, 3 if small else 1, 2 if small else 0, id=name))
+    return cases
+
+
+@pytest.mark.parametrize("space_name,batch,n_random", _space_cases())
+def test_models_equal_spikingjelly_estimators_supernet_and_extracted(space_name, batch, n_random):
+    space = SearchSpace.builtin(space_name)
+    torch.manual_seed(0)
+    net = SpikformerSupernet(space).eval()
+    x = torch.randn(batch, space.in_channels, space.image_size, space.image_size,
+                    generator=torch.Generator().manual_seed(1))
+    excite(net, x, seed=2)
+    rng = np.random.default_rng(3)
+    configs = [space.smallest()] + [space.sample(rng) for _ in range(n_random)]
+    for cfg in configs:
+        net.set_config(cfg)
+        sub = net.extract(cfg).eval()
+        for em in MODELS:
+            raw = spikingjelly_energy(sub, x, em)
+            clean = spikingjelly_energy(sub, x, em, exclude_bookkeeping=True)
+            on_supernet = measure_energy(net, x, energy_model=em)
+            rates = np.array(list(on_supernet.firing_rates.values()))
+            assert 0.05 < rates.mean() < 0.7, f"{cfg.arch_string}: neurons must fire for the check to mean anything"
+            _check(on_supernet, raw, clean, f"{cfg.arch_string} {em.name} supernet")
+            on_extracted = measure_energy(sub, x, energy_model=em)
+            _check(on_extracted, raw, clean, f"{cfg.arch_string} {em.name} extracted")
+            assert on_extracted.layer_dicts() == _qk_names(on_supernet.layer_dicts(), cfg)
+
+
+def _qk_names(rows: list[dict], cfg) -> list[dict]:
+    """The supernet computes a Q-K block with SSA's fused projection (``qkv_*``); the
+    extracted model names its own ``qk_*``: the same layers, counted the same."""
+    qk_blocks = {f"blocks.{i}.attn." for i, a in enumerate(cfg.attention or ()) if a != "ssa"}
+    out = []
+    for r in rows:
+        prefix = r["name"].rsplit(".", 1)[0] + "."
+        out.append(dict(r, name=r["name"].replace(".qkv_", ".qk_")) if prefix in qk_blocks else r)
+    return out
+
+
+def _digits() -> tuple[SpikformerSupernet, torch.Tensor]:
+    space = SearchSpace.builtin("digits-tiny")
+    torch.manual_seed(0)
+    net = SpikformerSupernet(space).eval()
+    x = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(5))
+    excite(net, x)
+    net.set_config(space.config(depth=2, embed_dim=48, num_heads=4, mlp_ratio=3.0, time_steps=3))
+    return net, x
+
+
+@pytest.mark.parametrize("em", MODELS, ids=lambda m: m.name)
+def test_per_inference_is_one_sample_alone(em):
+    """A batch is priced as the mean of its samples measured one at a time, memory terms
+    included (Lemaire's buffer sizes are those of one sample)."""
+    net, x = _digits()
+    batch = measure_energy(net, x, energy_model=em)
+    alone = [measure_energy(net, x[i:i + 1], energy_model=em) for i in range(len(x))]
+    assert batch.samples == 4
+    assert batch.energy_mj == pytest.approx(np.mean([r.energy_mj for r in alone]), rel=1e-12)
+    for k, v in batch.components_mj.items():
+        assert v == pytest.approx(np.mean([r.components_mj[k] for r in alone]), rel=1e-12), k
+
+
+def test_reports_split_components_by_layer_and_differ_between_models():
+    net, x = _digits()
+    sops, simple, lemaire = (measure_energy(net, x, energy_model=m) for m in ("sops", "simple", "lemaire"))
+    assert (sops.energy_model, simple.energy_model, lemaire.energy_model) == ("sops", "simple", "lemaire")
+    assert set(simple.components_mj) == {"mac", "ac", "parameter_memory", "neuron_state_memory"}
+    assert set(lemaire.components_mj) == {"ops", "addressing", "inout", "params", "potential"}
+    for rep in (simple, lemaire):
+        assert rep.energy_mj == pytest.approx(sum(rep.components_mj.values()))
+        assert rep.energy_mj == pytest.approx(sum(layer.energy_mj for layer in rep.layers))
+        for k, v in rep.components_mj.items():
+            assert v == pytest.approx(sum(layer.components_mj[k] for layer in rep.layers)), k
+        kinds = {layer.kind for layer in rep.layers}
+        assert {"conv2d", "conv1d", "linear", "neuron"} <= kinds
+    assert {"batchnorm", "residual", "mean", "attention"} <= {layer.kind for layer in simple.layers}
+    assert "attention" not in {layer.kind for layer in lemaire.layers}  # outside Lemaire's scope, as in spikingjelly
+    # memory dominates both memory models on this net, and they are far above the synaptic-op estimate
+    assert simple.components_mj["parameter_memory"] > simple.components_mj["mac"] + simple.components_mj["ac"]
+    assert simple.energy_mj > 5 * sops.energy_mj
+    # the simple model's compute counts are the synaptic ones plus BatchNorm, neuron updates, sums and means
+    assert simple.macs > sops.macs and simple.acs > sops.acs
+
+
+def test_sops_default_is_unchanged():
+    net, x = _digits()
+    default = measure_energy(net, x)
+    named = measure_energy(net, x, energy_model="sops")
+    custom = measure_energy(net, x, EnergyCosts.fp16())
+    assert default.energy_model == "sops" and default.layer_dicts() == named.layer_dicts()
+    assert all("components_mj" not in d for d in default.layer_dicts())
+    assert default.energy_mj == EnergyCosts().energy_mj(default.macs, default.acs)
+    assert default.components_mj["mac"] + default.components_mj["ac"] == pytest.approx(default.energy_mj)
+    assert custom.energy_mj == pytest.approx(EnergyCosts.fp16().energy_mj(default.macs, default.acs))
+    assert resolve_energy_model(None, EnergyCosts.int8()) == EnergyCosts.int8()
+    assert resolve_energy_model("simple") == SimpleCosts() and resolve_energy_model(LemaireCosts()) == LemaireCosts()
+    with pytest.raises(ValueError, match="unknown energy model"):
+        resolve_energy_model("horowitz")
+
+
+def test_sync_free_mode_gives_the_same_components():
+    net, x = _digits()
+    for em in MODELS:
+        a = measure_energy(net, x, energy_model=em, sync_free=True)
+        b = measure_energy(net, x, energy_model=em, sync_free=False)
+        assert a.components_mj == pytest.approx(b.components_mj, rel=1e-12)
+        assert [d["energy_mj"] for d in a.layer_dicts()] == pytest.approx([d["energy_mj"] for d in b.layer_dicts()])
+
+
+def test_meter_hooks_removed_and_output_unchanged_under_every_model():
+    net, x = _digits()
+    with torch.no_grad():
+        plain = net(x)
+        for em in ("simple", "lemaire"):
+            with EnergyMeter(net, energy_model=em):
+                assert torch.equal(net(x), plain)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
+
+
+def test_costs_and_presets_match_spikingjelly():
+    for ours, theirs in ((SimpleCosts(), SimpleEnergyCostConfig()), (SimpleCosts.fp16(), SimpleEnergyCostConfig.fp16()),
+                         (SimpleCosts.int8(), SimpleEnergyCostConfig.int8())):
+        assert ours.params() == dataclasses.asdict(theirs)
+    sj, ours = LemaireEnergyCostConfig(), LemaireCosts()
+    assert (ours.e_add_pj, ours.e_mul_pj) == (sj.e_add_pj, sj.e_mul_pj)
+    assert ours.memory_breakpoints == sj.memory_breakpoints
+    assert ours.fifo_capacity_elements == SJLemaireConfig().snn_fifo_capacity_elements
+    for size in (0, 100, 8192, 20000, 32768, 5e5, 1 << 20, 1 << 22):
+        assert ours.memory_cost_pj(size) == sj.memory_cost_pj(size)
+    for bad in (dict(e_memory_pj_per_byte=-1.0), dict(e_ac_pj=float("nan"))):
+        with pytest.raises(ValueError):
+            SimpleCosts(**bad)
+    with pytest.raises(ValueError):
+        LemaireCosts(fifo_capacity_elements=0)
+    with pytest.raises(ValueError):
+        LemaireCosts(memory_breakpoints=((0, 0), (10, 1), (5, 2), (20, 3)))
+
+
+def test_simple_model_refuses_neurons_it_cannot_count():
+    model = nn.Sequential(nn.Linear(3, 4), neuron.IFNode())
+    with pytest.raises(NotImplementedError, match="IFNode"):
+        EnergyMeter(model, energy_model="simple")
+    measure_energy(model, torch.rand(2, 3), energy_model="lemaire")  # in Lemaire's scope
+
+
+def test_campaign_chooses_the_model_and_validates_its_costs():
+    c = Campaign.from_dict({"fitness": {"energy": {"model": "simple", "simple": {"preset": "fp16"}}}})
+    assert energy_model_from_config(c.fitness.energy) == SimpleCosts.fp16()
+    c = Campaign.from_dict({"fitness": {"energy": {"model": "simple", "simple": {"preset": "int8", "e_ac_pj": 0.05,
+                                                                                  "e_memory_pj_per_byte": 3.12}}}})
+    assert energy_model_from_config(c.fitness.energy) == SimpleCosts(0.23, 0.05, 3.12)
+    c = Campaign.from_dict({"fitness": {"energy": {"model": "lemaire", "lemaire": {"e_mul_pj": 2.0}}}})
+    assert energy_model_from_config(c.fitness.energy) == LemaireCosts(e_mul_pj=2.0)
+    default = Campaign.from_dict({})
+    assert default.fitness.energy.model == "sops" and energy_model_from_config(default.fitness.energy) == EnergyCosts()
+    resolved = Campaign.from_dict(json.loads(json.dumps(c.to_dict())))  # every default written out round-trips
+    assert resolved == c
+    for bad, where in (({"model": "horowitz"}, "fitness.energy.model"),
+                       ({"simple": {"e_memory_pj_per_byte": -1}}, "fitness.energy.simple.e_memory_pj_per_byte"),
+                       ({"lemaire": {"e_add_pj": -0.1}}, "fitness.energy.lemaire.e_add_pj"),
+                       ({"lemaire": {"fifo_capacity_elements": 0}}, "fitness.energy.lemaire.fifo_capacity_elements"),
+                       ({"simple": {"preset": "fp64"}}, "fitness.energy.simple.preset")):
+        with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+            Campaign.from_dict({"fitness": {"energy": bad}})
+
+
+@pytest.mark.slow
+def test_evaluate_export_under_each_model(tiny_run, tmp_path, capsys):
+    from autosnn.export import evaluate_export, export_subnet
+    from conftest import run_cli
+
+    out = export_subnet(tiny_run, "aeb", out=tmp_path / "e")
+    recorded = evaluate_export(out, "val")
+    assert recorded["energy_model"] == "sops"
+    got = {}
+    for name in ("sops", "simple", "lemaire"):
+        code, text, err = run_cli(["evaluate", str(out), "--energy-model", name, "--json"], capsys)
+        assert code == 0, err
+        got[name] = json.loads(text)
+        assert got[name]["energy_model"] == name
+        assert got[name]["accuracy"] == recorded["accuracy"]
+        assert got[name]["energy_mj"] == pytest.approx(sum(got[name]["energy_components_mj"].values()))
+    assert got["sops"]["energy_mj"] == pytest.approx(recorded["energy_mj"])
+    assert got["simple"]["energy_mj"] > got["sops"]["energy_mj"]
+    assert set(got["lemaire"]["energy_components_mj"]) == {"ops", "addressing", "inout", "params", "potential"}
+    code, text, err = run_cli(["evaluate", str(out), "--energy-model", "simple"], capsys)
+    assert code == 0 and "model    simple" in text
+
+
+@pytest.mark.slow
+def test_report_names_the_model_and_splits_the_pick_into_its_components(tiny_run, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from autosnn.report import write_reports
+    from autosnn.report.summary import summarize
+    from autosnn.report.table import render_table
+    from autosnn.search_spaces import SubnetConfig
+    from autosnn.supernet import Spikformer
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    campaign = Campaign.from_yaml(run / "campaign.yaml")
+    energy = dataclasses.replace(campaign.fitness.energy, model="lemaire")
+    campaign = dataclasses.replace(campaign, fitness=dataclasses.replace(campaign.fitness, energy=energy))
+    (run / "campaign.yaml").write_text(campaign.to_yaml())
+    s = summarize(run)
+    cfg = SubnetConfig.from_json(s.row(s.pick)["config"])
+    torch.manual_seed(0)
+    rep = measure_energy(Spikformer(cfg).eval(), torch.randn(2, 1, 16, 16), energy_model="lemaire")
+    df = pd.read_parquet(run / "evaluations.parquet")
+    df.loc[df["id"] == s.pick, "layers"] = json.dumps(rep.layer_dicts())
+    df.to_parquet(run / "evaluations.parquet", index=False)
+    write_reports(run)
+    text = (run / "report.html").read_text()
+    assert "energy model: lemaire (spikingjelly estimate_lemaire_energy" in text
+    assert "as if processed alone" in text
+    for comp in ("ops mJ", "addressing mJ", "inout mJ", "params mJ", "potential mJ"):
+        assert f"<th>{comp}</th>" in text
+    assert "lemaire model" in render_table(summarize(run))
