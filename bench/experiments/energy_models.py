@@ -24,7 +24,7 @@ model on a loaded 2-core machine), so it is off by default.
 An experiment, not a pass/fail benchmark: it has no goal and exits 0 once written.
 Results: ``bench/results/energy_models.json``.
 
-    python bench/energy_models.py [--epochs 8] [--pool 60] [--threads 2] [--search]
+    python bench/experiments/energy_models.py [--epochs 8] [--pool 60] [--threads 2] [--search]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from autosnn.run_folder import RunFolder
 from autosnn.search_spaces import SubnetConfig
 from autosnn.supernet.commands import campaign_data, ensure_supernet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "energy_models.json"
 MODELS = ("sops", "simple", "lemaire")
 CHOICES = ("depth", "embed_dim", "time_steps", "mlp_ratio", "num_heads", "v_threshold", "tau")
