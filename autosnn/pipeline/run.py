@@ -50,17 +50,23 @@ def is_complete(folder: RunFolder, campaign: Campaign) -> bool:
 
 
 def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto", progress: bool = True) -> int:
-    """Supernet -> search -> reports -> export in ``folder`` (already prepared), resuming
-    whatever is there; prints a short summary."""
+    """Supernet -> search -> reports -> export in ``folder``, resuming whatever is there;
+    prints a short summary.
+
+    Nothing is written before the campaign, its space and the data are known good and an
+    existing folder has been checked (:meth:`RunFolder.check`: same campaign, every file
+    readable); only then is ``campaign.yaml`` written (:meth:`RunFolder.prepare`)."""
+    space = campaign.resolve_space()
+    folder.check(campaign)
     if is_complete(folder, campaign):
         print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
               f"(autosnn search {folder.path} --generations N extends it)")
         _print_files(folder)
         return 0
-    space = campaign.resolve_space()
     torch.manual_seed(campaign.seed)
     dev = select_device(device)
     data = campaign_data(campaign, space)
+    folder.prepare(campaign)
     supernet = None
     if campaign.fitness.mode != "training-free":
         supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)

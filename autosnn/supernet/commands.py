@@ -33,9 +33,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def load_campaign(path: Path, seed: int | None = None) -> Campaign:
+    """The campaign in ``path``, validated, with ``--seed`` applied (and checked) if given."""
     campaign = Campaign.from_yaml(path)
     if seed is not None:
         campaign.seed = seed
+        campaign.validate(source="--seed")
     return campaign
 
 
