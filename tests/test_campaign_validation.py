@@ -314,3 +314,15 @@ def test_the_autosnn_command_prints_one_line_and_no_traceback(tmp_path):
         assert p.stdout == ""
     assert not (tmp_path / "new").exists() and not (tmp_path / "runs" / "campaign").exists()
     assert _snapshot(run) == before
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--device", "cuda:99"], "--device cuda:99: this machine has"),
+    (["--device", "tpu"], "--device tpu: expected auto, cpu, cuda or cuda:N"),
+])
+def test_bad_device_refused_before_anything_is_written(tmp_path, capsys, args, words):
+    cfg = _write(tmp_path / "c.yaml", TINY)
+    out = tmp_path / "run"
+    for cmd in ("run", "train-supernet"):
+        _one_line_error(*_cli([cmd, str(cfg), "--out", str(out), *args], capsys), words)
+    assert not out.exists()

@@ -57,10 +57,10 @@ def ensure_supernet(campaign: Campaign, space: SearchSpace, folder: RunFolder, d
 def _train(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.config, args.seed)
     space = campaign.resolve_space()
+    device = select_device(args.device)
     data = campaign_data(campaign, space)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
-    folder.prepare(campaign)
-    device = select_device(args.device)
+    folder.prepare(campaign)  # checks an existing folder before it writes anything
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
