@@ -246,6 +246,11 @@ def _coerce(tp: Any, value: Any, where: str, source: str) -> Any:
             raise ConfigError(f"{source}: {where} must be {_type_name(tp)}, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # PyYAML reads 1e-3 (no dot) as a string: take it as the number it is
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: {where} must be {_type_name(tp)}, got {value!r}")
         return float(value)

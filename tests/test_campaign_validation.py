@@ -156,6 +156,20 @@ def test_bad_number_refused_before_anything_is_written(tmp_path, capsys, line, w
     assert not out.exists()
 
 
+def test_exponent_without_a_dot_is_a_number_and_still_checked():
+    """PyYAML reads ``1e-3`` as a string; a float field takes it as the number it is."""
+    import yaml
+
+    c = Campaign.from_dict(yaml.safe_load("supernet: {lr: 1e-3, weight_decay: 5e-2}"))
+    assert (c.supernet.lr, c.supernet.weight_decay) == (1e-3, 5e-2)
+    for text, words in (("supernet: {lr: -1e-3}", "supernet.lr must be a finite number > 0, got -0.001"),
+                        ("supernet: {lr: nan}", "supernet.lr must be a finite number > 0, got nan"),
+                        ("supernet: {lr: fast}", "supernet.lr must be a number, got 'fast'")):
+        with pytest.raises(ConfigError) as err:
+            Campaign.from_dict(yaml.safe_load(text), source="c.yaml")
+        assert words in str(err.value)
+
+
 def test_bad_seed_override_refused(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(TINY)
@@ -297,22 +311,21 @@ def test_a_damaged_run_folder_is_refused_and_left_unchanged(finished, capsys, da
 
 # ------------------------------------------------------------------ the real command
 def test_the_autosnn_command_prints_one_line_and_no_traceback(tmp_path):
-    """As a user runs it: a separate process, exit status 2, one line on stderr."""
-    nan = _write(tmp_path / "nan.yaml", TINY + "supernet: {lr: .nan}\n")
+    """As a user runs it: a separate process, exit status 2, one line on stderr (a number
+    out of range: tests/test_foundation_training.py)."""
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(bytes(range(256)))
     run = _finished_run(tmp_path / "runs" / "tiny")
     _truncate(run / "evaluations.parquet")
     before = _snapshot(run)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    for args, words in ((["run", str(nan), "--out", str(tmp_path / "new")], "supernet.lr must be a finite number"),
-                        (["run", str(binary)], "not a text file"),
+    for args, words in ((["run", str(binary)], "not a text file"),
                         (["search", str(run)], "evaluations.parquet")):
         p = subprocess.run([sys.executable, "-m", "autosnn.cli", *args], capture_output=True, text=True, env=env,
                            cwd=tmp_path, timeout=120)
         _one_line_error(p.returncode, p.stderr.strip(), words)
         assert p.stdout == ""
-    assert not (tmp_path / "new").exists() and not (tmp_path / "runs" / "campaign").exists()
+    assert not (tmp_path / "runs" / "campaign").exists()
     assert _snapshot(run) == before
 
 
