@@ -53,9 +53,10 @@ class RunFolder:
         return Campaign.from_yaml(self.campaign_yaml)
 
     def check(self, campaign: Campaign) -> None:
-        """Everything :meth:`prepare` refuses, without writing anything: a folder made by
-        another campaign, a non-empty folder that is no run folder, or a run folder whose
-        files cannot be read (:meth:`check_readable`)."""
+        """Everything :meth:`prepare` refuses, without writing anything: an invalid
+        campaign, a folder made by another campaign, a non-empty folder that is no run
+        folder. (Whether the files inside can be read is for the commands that resume
+        them to check first: ``autosnn.pipeline.run.check_readable``.)"""
         campaign.validate()
         if self.campaign_yaml.is_file():
             old = self.load_campaign().to_dict()
@@ -65,39 +66,13 @@ class RunFolder:
                 raise RunDirError(
                     f"{self.path} was made by another campaign ({dotted}: {_get(old, key)!r} there, "
                     f"{_get(campaign.to_dict(), key)!r} now); use another --out folder")
-            self.check_readable()
         elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise RunDirError(f"{self.path} exists, is not empty and has no campaign.yaml; use another --out folder")
 
-    def check_readable(self) -> None:
-        """Read every file a resumed or finished campaign relies on, in full, and raise
-        :class:`~autosnn.errors.UserError` (one line naming the file) for the first that
-        is truncated, corrupt or foreign: ``evaluations.parquet``, ``supernet.pt``,
-        ``search_state/*.json`` and each ``exports/<id>/``. Writes nothing."""
-        from autosnn.search.state import StateStore
-        from autosnn.search.table import EvaluationTable
-
-        if self.evaluations.exists():
-            EvaluationTable(self.evaluations)
-        if self.supernet.exists():
-            from autosnn.supernet.training import load_supernet_checkpoint
-
-            load_supernet_checkpoint(self.supernet)
-        store = StateStore(self.search_state)
-        store.load_meta()
-        for generation in store.generations():
-            store.load(generation)
-        if self.exports.is_dir():
-            from autosnn.export.files import CONFIG_FILE, MODEL_FILE, load_weights, read_export
-
-            for export in sorted(p for p in self.exports.iterdir() if p.is_dir() and (p / CONFIG_FILE).exists()):
-                read_export(export)
-                load_weights(export / MODEL_FILE)
-
     def prepare(self, campaign: Campaign) -> None:
-        """Create the folder, or check that an existing one was made by this campaign and
-        that its files can be read (:meth:`check`); then write the resolved campaign file
-        (every default written out), unless the same text is already there."""
+        """Create the folder, or check that an existing one was made by this campaign
+        (:meth:`check`); then write the resolved campaign file (every default written
+        out), unless the same text is already there."""
         self.check(campaign)
         self.path.mkdir(parents=True, exist_ok=True)
         text = campaign.to_yaml()

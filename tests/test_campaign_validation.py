@@ -270,7 +270,7 @@ def _truncate(path: Path) -> None:
 DAMAGE = {
     "evaluations.parquet truncated": ("evaluations.parquet", _truncate),
     "supernet.pt truncated": ("supernet.pt", _truncate),
-    "supernet.pt garbage": ("supernet.pt", lambda p: p.write_bytes(os.urandom(256))),
+    "supernet.pt garbage": ("supernet.pt", lambda p: p.write_bytes(bytes(range(256)) * 4)),
     "search.json truncated": ("search_state/search.json", _truncate),
     "gen_0001.json truncated": ("search_state/gen_0001.json", _truncate),
     "export config.json garbage": ("exports/" + "a" * 12 + "/config.json", lambda p: p.write_bytes(b"\x00{")),
@@ -294,6 +294,8 @@ def test_an_intact_finished_run_is_left_as_it_is(finished, capsys):
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_run_folder_is_refused_and_left_unchanged(finished, capsys, damage):
+    """run / search (which resume the search or call it finished) read every file first;
+    train-supernet (which resumes supernet.pt) reads that one."""
     name, hurt = DAMAGE[damage]
     target = finished / name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -305,7 +307,10 @@ def test_a_damaged_run_folder_is_refused_and_left_unchanged(finished, capsys, da
     _one_line_error(*_cli(["run", str(cfg), "--out", str(finished)], capsys), name.split("/")[-1])
     _one_line_error(*_cli(["search", str(finished)], capsys), name.split("/")[-1])
     _one_line_error(*_cli(["search", str(finished), "--generations", "3"], capsys), name.split("/")[-1])
-    _one_line_error(*_cli(["train-supernet", str(cfg), "--out", str(finished)], capsys), name.split("/")[-1])
+    if name == "supernet.pt":  # what train-supernet resumes; an allowed change would rewrite campaign.yaml
+        changed = _write(cfg.parent / "workers.yaml", TINY + "evaluator: {workers: 3}\n")
+        for c in (cfg, changed):
+            _one_line_error(*_cli(["train-supernet", str(c), "--out", str(finished)], capsys), name)
     assert _snapshot(finished) == before
 
 
@@ -339,3 +344,22 @@ def test_bad_device_refused_before_anything_is_written(tmp_path, capsys, args, w
     for cmd in ("run", "train-supernet"):
         _one_line_error(*_cli([cmd, str(cfg), "--out", str(out), *args], capsys), words)
     assert not out.exists()
+
+
+def test_any_damaged_checkpoint_is_one_checkpoint_error(tmp_path):
+    """Random bytes make torch's unpickler fail in many ways (IndexError, KeyError, ...):
+    every one of them is a CheckpointError, never a traceback."""
+    import random
+    import warnings
+
+    from autosnn.checkpoint import load_checkpoint
+    from autosnn.errors import CheckpointError
+
+    rng = random.Random(0)
+    path = tmp_path / "supernet.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(300):
+            path.write_bytes(rng.randbytes(rng.choice([16, 256, 2048])))
+            with pytest.raises(CheckpointError):
+                load_checkpoint(path, kind="autosnn-supernet")

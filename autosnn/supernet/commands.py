@@ -14,7 +14,7 @@ from autosnn.device import select_device
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.supernet import SpikformerSupernet
-from autosnn.supernet.training import accuracy, train_supernet
+from autosnn.supernet.training import accuracy, load_supernet_checkpoint, train_supernet
 
 __all__ = ["add_commands", "load_campaign", "campaign_data", "ensure_supernet", "print_extremes"]
 
@@ -60,7 +60,10 @@ def _train(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     data = campaign_data(campaign, space)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
-    folder.prepare(campaign)  # checks an existing folder before it writes anything
+    folder.check(campaign)
+    if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
+        load_supernet_checkpoint(folder.supernet, space)
+    folder.prepare(campaign)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
