@@ -19,13 +19,16 @@ and :func:`validate` (run by ``from_dict`` on every section, and by
 finite or is outside its range, naming the field's dotted path
 (``campaign.yaml: supernet.lr must be a finite number > 0, got nan``). A numeric field
 without a range is a bug that ``tests/test_campaign_validation.py`` reports; a new field
-needs nothing but its ``ranged(...)`` declaration.
+needs nothing but its ``ranged(...)`` declaration. A text field with a fixed form
+declares it the same way with :func:`matching` (a regular expression the whole value
+must match, and what to call it in the message), e.g. ``export.pick``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -40,7 +43,7 @@ from autosnn.yaml_file import read_yaml
 __all__ = [
     "Campaign", "DataConfig", "SupernetTrainingConfig", "EnergyConfig", "AEBConfig", "FitnessConfig",
     "OperatorConfig", "ConstraintsConfig", "SearchConfig", "EvaluatorConfig", "ExportConfig",
-    "Range", "ranged", "validate",
+    "Range", "ranged", "matching", "validate",
 ]
 
 
@@ -75,6 +78,12 @@ def ranged(default: Any, *, gt: float | None = None, ge: float | None = None, lt
     """A dataclass field with ``default`` whose value must lie in the given range (see the
     module docstring); ``None`` stays allowed for an ``Optional`` field."""
     return field(default=default, metadata={"range": Range(gt=gt, ge=ge, lt=lt, le=le)})
+
+
+def matching(default: str, pattern: str, what: str) -> Any:
+    """A text field with ``default`` whose value must match ``pattern`` (the whole of it);
+    ``what`` says what is expected in the error message."""
+    return field(default=default, metadata={"pattern": re.compile(pattern), "what": what})
 
 
 _PROB = {"ge": 0.0, "le": 1.0}
@@ -162,13 +171,13 @@ class EvaluatorConfig:
 
 @dataclass
 class ExportConfig:
-    pick: str = "aeb"                      # aeb | knee | a candidate id
+    pick: str = matching("aeb", r"aeb|knee|[0-9a-f]+", "aeb, knee or a candidate id (hex digits)")
     top: int = ranged(1, ge=1)
 
 
 @dataclass
 class Campaign:
-    name: str = "campaign"
+    name: str = matching("campaign", r"(?!\.\.?$)(?!\s*$)[^/\\\x00-\x1f\x7f]+", "a plain folder name (no '/', not empty)")
     seed: int = ranged(0, ge=0, le=2**32 - 1)
     space: str = "digits-tiny"
     data: DataConfig = field(default_factory=DataConfig)
@@ -292,6 +301,10 @@ def validate(obj: Any, source: str = "campaign", prefix: str = "") -> None:
         if dataclasses.is_dataclass(v):
             validate(v, source, where + ".")
             continue
+        if isinstance(v, str) and "pattern" in f.metadata:
+            if not f.metadata["pattern"].fullmatch(v):
+                raise ConfigError(f"{source}: {where} must be {f.metadata['what']}, got {_short(v)}")
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
         rng = f.metadata.get("range", Range())
@@ -299,7 +312,3 @@ def validate(obj: Any, source: str = "campaign", prefix: str = "") -> None:
             what = "a finite number" if isinstance(v, float) else "an integer"
             bounds = rng.describe()
             raise ConfigError(f"{source}: {where} must be {what}{'' if bounds == 'finite' else ' ' + bounds}, got {v!r}")
-    if isinstance(obj, Campaign):
-        name = obj.name
-        if not name.strip() or name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
-            raise ConfigError(f"{source}: name must be a plain folder name (no '/', not empty), got {name!r}")

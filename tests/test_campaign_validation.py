@@ -133,8 +133,13 @@ def test_a_campaign_changed_in_code_is_checked_again():
     c.search.operators.crossover_prob = 1.5
     with pytest.raises(ConfigError, match=r"search\.operators\.crossover_prob must be a finite number in \[0, 1\]"):
         c.validate()
-    with pytest.raises(ConfigError, match="name must be a plain folder name"):
-        Campaign.from_dict({"name": "../elsewhere"})
+    for name in ("../elsewhere", "..", "", " ", "a\x00b"):
+        with pytest.raises(ConfigError, match="name must be a plain folder name"):
+            Campaign.from_dict({"name": name})
+    assert Campaign.from_dict({"name": "my campaign-2"}).name == "my campaign-2"
+    with pytest.raises(ConfigError, match=r"export\.pick must be aeb, knee or a candidate id \(hex digits\), got 'best'"):
+        Campaign.from_dict({"export": {"pick": "best"}})
+    assert Campaign.from_dict({"export": {"pick": "b4efcb"}}).export.pick == "b4efcb"
 
 
 @pytest.mark.parametrize("line, words", [
