@@ -58,7 +58,7 @@ class Range:
     le: float | None = None
 
     def contains(self, v: float) -> bool:
-        return (math.isfinite(v) and (self.gt is None or v > self.gt) and (self.ge is None or v >= self.ge)
+        return ((isinstance(v, int) or math.isfinite(v)) and (self.gt is None or v > self.gt) and (self.ge is None or v >= self.ge)
                 and (self.lt is None or v < self.lt) and (self.le is None or v <= self.le))
 
     def describe(self) -> str:

@@ -34,6 +34,8 @@ def read_yaml(path: str | Path, what: str) -> Mapping[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits, nesting too deep
+        raise ConfigError(f"{path}: cannot be read as YAML ({(str(exc).splitlines() or [type(exc).__name__])[0][:120]})") from None
     if data is None:
         raise ConfigError(f"{path}: the {what} is empty")
     if not isinstance(data, Mapping):

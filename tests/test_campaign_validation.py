@@ -150,6 +150,8 @@ def test_a_campaign_changed_in_code_is_checked_again():
     ("search: {operators: {block_mutation_prob: 1.2}}", "search.operators.block_mutation_prob must be a finite number in [0, 1]"),
     ("fitness: {energy: {e_ac_pj: -0.9}}", "fitness.energy.e_ac_pj must be a finite number > 0"),
     ("fitness: {aeb: {alpha: .inf}}", "fitness.aeb.alpha must be a finite number >= 0, got inf"),
+    ("seed: " + "9" * 400, "seed must be an integer in [0, 4294967295]"),
+    ("search: {operators: {polynomial_eta: 1.0e+400}}", "search.operators.polynomial_eta must be a finite number >= 0, got inf"),
 ])
 def test_bad_number_refused_before_anything_is_written(tmp_path, capsys, line, words):
     cfg = tmp_path / "c.yaml"
@@ -191,6 +193,8 @@ def test_bad_seed_override_refused(tmp_path, capsys):
     (b"- name: x\n- seed: 1\n", "must be a mapping of keys to values (key: value lines), got a list"),
     (b"just words", "must be a mapping of keys to values (key: value lines), got a str"),
     (b"name: x\nsearch: [1, 2]\n", "search must be a mapping"),
+    (b"seed: " + b"9" * 5000 + b"\n", "cannot be read as YAML"),
+    (b"name: " + b"[" * 3000 + b"]" * 3000 + b"\n", "cannot be read as YAML"),
 ])
 def test_empty_binary_or_not_a_mapping_is_one_line_naming_the_file(tmp_path, capsys, content, words):
     cfg = tmp_path / "c.yaml"
