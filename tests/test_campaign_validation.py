@@ -372,3 +372,14 @@ def test_any_damaged_checkpoint_is_one_checkpoint_error(tmp_path):
             path.write_bytes(rng.randbytes(rng.choice([16, 256, 2048])))
             with pytest.raises(CheckpointError):
                 load_checkpoint(path, kind="autosnn-supernet")
+
+
+def test_number_options_refuse_non_finite_values():
+    import argparse
+
+    from autosnn.cli_args import number
+
+    assert number("1e-3") == 1e-3
+    for text in ("nan", "inf", "-inf", "fast"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            number(text)
