@@ -4,11 +4,31 @@
 :class:`~autosnn.errors.ConfigError` naming the key (``supernet.lr: expected a number``).
 ``campaign.to_dict()`` is the resolved file (every default written out) saved in the run
 folder as ``campaign.yaml``.
+
+Ranges: every number of the file is checked in one place. A numeric field declares its
+range once, where it is defined, with :func:`ranged` (a ``dataclasses.field`` whose
+metadata holds a :class:`Range`)::
+
+    lr: float = ranged(1.0e-3, gt=0)                 # > 0
+    epochs: int = ranged(40, ge=1)                   # >= 1
+    crossover_prob: float = ranged(0.9, ge=0, le=1)  # in [0, 1]
+    timeout_s: Optional[float] = ranged(None, gt=0)  # None, or > 0
+
+and :func:`validate` (run by ``from_dict`` on every section, and by
+:meth:`Campaign.validate` on a campaign changed in code) refuses a value that is not
+finite or is outside its range, naming the field's dotted path
+(``campaign.yaml: supernet.lr must be a finite number > 0, got nan``). A numeric field
+without a range is a bug that ``tests/test_campaign_validation.py`` reports; a new field
+needs nothing but its ``ranged(...)`` declaration. A text field with a fixed form
+declares it the same way with :func:`matching` (a regular expression the whole value
+must match, and what to call it in the message), e.g. ``export.pick``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,26 +43,69 @@ from autosnn.yaml_file import read_yaml
 __all__ = [
     "Campaign", "DataConfig", "SupernetTrainingConfig", "EnergyConfig", "SimpleEnergyConfig", "LemaireEnergyConfig",
     "AEBConfig", "FitnessConfig", "OperatorConfig", "ConstraintsConfig", "SearchConfig", "EvaluatorConfig", "ExportConfig",
+    "Range", "ranged", "matching", "validate",
 ]
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric field: any of ``gt`` (>), ``ge`` (>=), ``lt`` (<),
+    ``le`` (<=); a bound left ``None`` is open. Every value must also be finite."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def contains(self, v: float) -> bool:
+        return ((isinstance(v, int) or math.isfinite(v)) and (self.gt is None or v > self.gt) and (self.ge is None or v >= self.ge)
+                and (self.lt is None or v < self.lt) and (self.le is None or v <= self.le))
+
+    def describe(self) -> str:
+        low = f"> {_num(self.gt)}" if self.gt is not None else f">= {_num(self.ge)}" if self.ge is not None else None
+        high = f"< {_num(self.lt)}" if self.lt is not None else f"<= {_num(self.le)}" if self.le is not None else None
+        if self.ge is not None and self.le is not None:
+            return f"in [{_num(self.ge)}, {_num(self.le)}]"
+        return " and ".join(b for b in (low, high) if b) or "finite"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def ranged(default: Any, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+           le: float | None = None) -> Any:
+    """A dataclass field with ``default`` whose value must lie in the given range (see the
+    module docstring); ``None`` stays allowed for an ``Optional`` field."""
+    return field(default=default, metadata={"range": Range(gt=gt, ge=ge, lt=lt, le=le)})
+
+
+def matching(default: str, pattern: str, what: str) -> Any:
+    """A text field with ``default`` whose value must match ``pattern`` (the whole of it);
+    ``what`` says what is expected in the error message."""
+    return field(default=default, metadata={"pattern": re.compile(pattern), "what": what})
+
+
+_PROB = {"ge": 0.0, "le": 1.0}
 
 
 @dataclass
 class DataConfig:
     name: Literal["digits", "mnist5k", "cifar10", "cifar100", "cifar10-dvs", "dvs128-gesture"] = "digits"
     root: Optional[str] = None
-    batch_size: int = 128
-    num_workers: int = 0
+    batch_size: int = ranged(128, ge=1)
+    num_workers: int = ranged(0, ge=0)
 
 
 @dataclass
 class SupernetTrainingConfig:
-    epochs: int = 40
-    lr: float = 1.0e-3
-    weight_decay: float = 0.06
-    warmup_epochs: int = 2
-    label_smoothing: float = 0.1
+    epochs: int = ranged(40, ge=1)
+    lr: float = ranged(1.0e-3, gt=0)
+    weight_decay: float = ranged(0.06, ge=0)
+    warmup_epochs: int = ranged(2, ge=0)
+    label_smoothing: float = ranged(0.1, ge=0, lt=1)
     sampling: Literal["uniform", "sandwich"] = "uniform"
-    grad_clip: float = 5.0
+    grad_clip: float = ranged(5.0, gt=0)
     amp: bool = True                       # used only on CUDA
 
 
@@ -51,34 +114,34 @@ class SimpleEnergyConfig:
     """spikingjelly's ``simple`` model: a preset (fp32 | fp16 | int8, as spikingjelly names
     them) for E_MAC / E_AC, each overridable, and the memory cost per byte."""
     preset: Literal["fp32", "fp16", "int8"] = "fp32"
-    e_mac_pj: Optional[float] = None       # default: the preset's
-    e_ac_pj: Optional[float] = None        # default: the preset's
-    e_memory_pj_per_byte: float = 24.96
+    e_mac_pj: Optional[float] = ranged(None, gt=0)   # default: the preset's
+    e_ac_pj: Optional[float] = ranged(None, gt=0)    # default: the preset's
+    e_memory_pj_per_byte: float = ranged(24.96, ge=0)
 
 
 @dataclass
 class LemaireEnergyConfig:
     """spikingjelly's ``lemaire`` model (Lemaire et al. 2022): 45 nm add / multiply energies
     and the spike FIFO size; SRAM costs follow spikingjelly's breakpoints."""
-    e_add_pj: float = 0.1
-    e_mul_pj: float = 3.1
-    fifo_capacity_elements: int = 1000
+    e_add_pj: float = ranged(0.1, ge=0)
+    e_mul_pj: float = ranged(3.1, ge=0)
+    fifo_capacity_elements: int = ranged(1000, ge=1)
 
 
 @dataclass
 class EnergyConfig:
     model: Literal["sops", "simple", "lemaire"] = "sops"
-    e_mac_pj: float = 4.6                  # sops
-    e_ac_pj: float = 0.9                   # sops
+    e_mac_pj: float = ranged(4.6, gt=0)    # sops
+    e_ac_pj: float = ranged(0.9, gt=0)     # sops
     simple: SimpleEnergyConfig = field(default_factory=SimpleEnergyConfig)
     lemaire: LemaireEnergyConfig = field(default_factory=LemaireEnergyConfig)
 
 
 @dataclass
 class AEBConfig:
-    target_mj: Optional[float] = None      # default: energy of the space's largest subnet
-    alpha: float = 0.07
-    beta: float = 0.07
+    target_mj: Optional[float] = ranged(None, gt=0)  # default: energy of the space's largest subnet
+    alpha: float = ranged(0.07, ge=0)
+    beta: float = ranged(0.07, ge=0)
 
 
 @dataclass
@@ -86,8 +149,8 @@ class FitnessConfig:
     mode: Literal["supernet", "training-free"] = "supernet"
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     aeb: AEBConfig = field(default_factory=AEBConfig)
-    bn_recalibration_batches: int = 0
-    max_val_batches: Optional[int] = None  # cap the validation batches per evaluation
+    bn_recalibration_batches: int = ranged(0, ge=0)
+    max_val_batches: Optional[int] = ranged(None, ge=1)  # cap the validation batches per evaluation
 
 
 @dataclass
@@ -97,27 +160,27 @@ class OperatorConfig:
     0.1, no recombination) beat Auto-Spikformer's rates (crossover 0.9, per-block 0.2,
     depth / embed / T 0.4), which the benchmark keeps as the ``nsga2-before`` variant."""
 
-    crossover_prob: float = 0.0            # probability that a mating recombines at all (Auto-Spikformer: 0.9)
-    crossover_swap_prob: float = 0.5       # per-gene swap probability of uniform crossover
-    block_mutation_prob: float = 0.1       # per-block architecture genes (heads, mlp ratio) (0.2)
-    global_mutation_prob: float = 0.1      # depth, embed_dim (0.4)
-    neuron_mutation_prob: float = 0.1      # ESNN: per-block v_threshold / tau (0.2)
-    time_steps_mutation_prob: float = 0.1  # ESNN: T (0.4)
-    polynomial_eta: float = 20.0           # ESNN: mutPolynomialBounded (continuous thresholds)
+    crossover_prob: float = ranged(0.0, **_PROB)            # probability that a mating recombines at all (Auto-Spikformer: 0.9)
+    crossover_swap_prob: float = ranged(0.5, **_PROB)       # per-gene swap probability of uniform crossover
+    block_mutation_prob: float = ranged(0.1, **_PROB)       # per-block architecture genes (heads, mlp ratio) (0.2)
+    global_mutation_prob: float = ranged(0.1, **_PROB)      # depth, embed_dim (0.4)
+    neuron_mutation_prob: float = ranged(0.1, **_PROB)      # ESNN: per-block v_threshold / tau (0.2)
+    time_steps_mutation_prob: float = ranged(0.1, **_PROB)  # ESNN: T (0.4)
+    polynomial_eta: float = ranged(20.0, ge=0)              # ESNN: mutPolynomialBounded (continuous thresholds)
 
 
 @dataclass
 class ConstraintsConfig:
-    params_max: Optional[int] = None
-    energy_max_mj: Optional[float] = None
-    time_steps_max: Optional[int] = None
+    params_max: Optional[int] = ranged(None, ge=1)
+    energy_max_mj: Optional[float] = ranged(None, gt=0)
+    time_steps_max: Optional[int] = ranged(None, ge=1)
 
 
 @dataclass
 class SearchConfig:
     algorithm: Literal["nsga2", "random", "ga-aeb"] = "nsga2"
-    population: int = 24
-    generations: int = 10
+    population: int = ranged(24, ge=2)
+    generations: int = ranged(10, ge=1)
     seed_extremes: bool = True             # nsga2 / ga-aeb: the first population starts with the space's extremes
     operators: OperatorConfig = field(default_factory=OperatorConfig)
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
@@ -126,23 +189,23 @@ class SearchConfig:
 @dataclass
 class EvaluatorConfig:
     kind: Literal["local", "ray"] = "local"
-    workers: int = 2
+    workers: int = ranged(2, ge=1)
     address: Optional[str] = None
-    gpus_per_worker: float = 0.0           # fraction of a GPU per actor when CUDA is present
-    max_retries: int = 1
-    timeout_s: Optional[float] = None      # kind ray: seconds a candidate may take before its worker counts as hung
+    gpus_per_worker: float = ranged(0.0, ge=0)  # fraction of a GPU per actor when CUDA is present
+    max_retries: int = ranged(1, ge=0)
+    timeout_s: Optional[float] = ranged(None, gt=0)  # kind ray: seconds a candidate may take before its worker counts as hung
 
 
 @dataclass
 class ExportConfig:
-    pick: str = "aeb"                      # aeb | knee | a candidate id
-    top: int = 1
+    pick: str = matching("aeb", r"aeb|knee|[0-9a-f]+", "aeb, knee or a candidate id (hex digits)")
+    top: int = ranged(1, ge=1)
 
 
 @dataclass
 class Campaign:
-    name: str = "campaign"
-    seed: int = 0
+    name: str = matching("campaign", r"(?!\.\.?$)(?!\s*$)[^/\\\x00-\x1f\x7f]+", "a plain folder name (no '/', not empty)")
+    seed: int = ranged(0, ge=0, le=2**32 - 1)
     space: str = "digits-tiny"
     data: DataConfig = field(default_factory=DataConfig)
     supernet: SupernetTrainingConfig = field(default_factory=SupernetTrainingConfig)
@@ -161,6 +224,12 @@ class Campaign:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Campaign":
         return cls.from_dict(read_yaml(path, "campaign file"), source=str(path))
+
+    def validate(self, source: str = "campaign") -> "Campaign":
+        """Check every field again (types, ranges) after a change in code, e.g. a
+        ``--seed`` override; returns ``self``."""
+        _build(type(self), self.to_dict(), source, "")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -213,6 +282,11 @@ def _coerce(tp: Any, value: Any, where: str, source: str) -> Any:
             raise ConfigError(f"{source}: {where} must be {_type_name(tp)}, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # PyYAML reads 1e-3 (no dot) as a string: take it as the number it is
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: {where} must be {_type_name(tp)}, got {value!r}")
         return float(value)
@@ -226,7 +300,7 @@ def _coerce(tp: Any, value: Any, where: str, source: str) -> Any:
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     section = prefix[:-1] or "the file"
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: {section} must be a mapping, got {data!r}")
+        raise ConfigError(f"{source}: {section} must be a mapping (key: value lines), got {_short(data)}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in data if k not in names]
@@ -234,25 +308,34 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
         raise ConfigError(f"{source}: unknown key '{prefix}{unknown[0]}'; allowed in {section}: {names}")
     kwargs = {k: _coerce(hints[k], v, prefix + k, source) for k, v in data.items()}
     obj = cls(**kwargs)
-    _check_ranges(obj, source, prefix)
+    if not prefix:
+        validate(obj, source)
     return obj
 
 
-_POSITIVE = {"batch_size", "epochs", "population", "generations", "workers", "lr", "e_mac_pj", "e_ac_pj", "top",
-             "timeout_s", "fifo_capacity_elements"}
-_NON_NEGATIVE = {"num_workers", "weight_decay", "warmup_epochs", "label_smoothing", "grad_clip", "alpha", "beta",
-                 "bn_recalibration_batches", "gpus_per_worker", "max_retries", "polynomial_eta",
-                 "e_memory_pj_per_byte", "e_add_pj", "e_mul_pj"}
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check_ranges(obj: Any, source: str, prefix: str) -> None:
+def validate(obj: Any, source: str = "campaign", prefix: str = "") -> None:
+    """Check every numeric field of the dataclass ``obj`` (nested sections included):
+    finite, and inside the :class:`Range` its field declares. ``prefix`` is the dotted
+    path of ``obj`` in the file (``"supernet."``)."""
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
+        where = prefix + f.name
+        if dataclasses.is_dataclass(v):
+            validate(v, source, where + ".")
+            continue
+        if isinstance(v, str) and "pattern" in f.metadata:
+            if not f.metadata["pattern"].fullmatch(v):
+                raise ConfigError(f"{source}: {where} must be {f.metadata['what']}, got {_short(v)}")
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
-        if f.name in _POSITIVE and v <= 0:
-            raise ConfigError(f"{source}: {prefix}{f.name} must be > 0, got {v}")
-        if f.name in _NON_NEGATIVE and v < 0:
-            raise ConfigError(f"{source}: {prefix}{f.name} must be >= 0, got {v}")
-        if f.name.endswith("_prob") and not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{source}: {prefix}{f.name} must be in [0, 1], got {v}")
+        rng = f.metadata.get("range", Range())
+        if not rng.contains(v):
+            what = "a finite number" if isinstance(v, float) else "an integer"
+            bounds = rng.describe()
+            raise ConfigError(f"{source}: {where} must be {what}{'' if bounds == 'finite' else ' ' + bounds}, got {v!r}")

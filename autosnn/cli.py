@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"autosnn: error: {exc}", file=sys.stderr)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        print(f"autosnn: error: {'; '.join(lines) or type(exc).__name__}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # e.g. `autosnn pareto RUN --format csv | head`
         sys.stderr.close()

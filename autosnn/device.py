@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from autosnn.errors import ConfigError
+
 __all__ = ["select_device", "autocast"]
 
 
@@ -16,7 +18,17 @@ def select_device(preference: str = "auto") -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
-    return torch.device(preference)
+    try:
+        device = torch.device(preference)
+    except RuntimeError:
+        raise ConfigError(f"--device {preference}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ConfigError(f"--device {preference}: this machine has {count} CUDA device(s)")
+    elif device.type != "cpu":
+        raise ConfigError(f"--device {preference}: expected auto, cpu, cuda or cuda:N")
+    return device
 
 
 def autocast(device: torch.device, enabled: bool = True):

@@ -52,9 +52,12 @@ class RunFolder:
             raise RunDirError(f"{self.path} is not a run folder (no campaign.yaml)")
         return Campaign.from_yaml(self.campaign_yaml)
 
-    def prepare(self, campaign: Campaign) -> None:
-        """Create the folder, or check that an existing one was made by this campaign;
-        then write the resolved campaign file (every default written out)."""
+    def check(self, campaign: Campaign) -> None:
+        """Everything :meth:`prepare` refuses, without writing anything: an invalid
+        campaign, a folder made by another campaign, a non-empty folder that is no run
+        folder. (Whether the files inside can be read is for the commands that resume
+        them to check first: ``autosnn.pipeline.run.check_readable``.)"""
+        campaign.validate()
         if self.campaign_yaml.is_file():
             old = self.load_campaign().to_dict()
             key = _diff(old, campaign.to_dict())
@@ -63,10 +66,18 @@ class RunFolder:
                 raise RunDirError(
                     f"{self.path} was made by another campaign ({dotted}: {_get(old, key)!r} there, "
                     f"{_get(campaign.to_dict(), key)!r} now); use another --out folder")
-        elif self.path.exists() and any(self.path.iterdir()):
+        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise RunDirError(f"{self.path} exists, is not empty and has no campaign.yaml; use another --out folder")
+
+    def prepare(self, campaign: Campaign) -> None:
+        """Create the folder, or check that an existing one was made by this campaign
+        (:meth:`check`); then write the resolved campaign file (every default written
+        out), unless the same text is already there."""
+        self.check(campaign)
         self.path.mkdir(parents=True, exist_ok=True)
-        write_text(self.campaign_yaml, campaign.to_yaml())
+        text = campaign.to_yaml()
+        if not (self.campaign_yaml.is_file() and self.campaign_yaml.read_text() == text):
+            write_text(self.campaign_yaml, text)
 
 
 def _get(d: Any, key: tuple[str, ...]) -> Any:

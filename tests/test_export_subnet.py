@@ -12,7 +12,7 @@ import torch
 from autosnn.checkpoint import load_checkpoint
 from autosnn.errors import CheckpointError, RunDirError
 from autosnn.export import evaluate_export, export_subnet, load_subnet, retrain_export
-from autosnn.export.files import MODEL_FILE, write_export
+from autosnn.export.files import MODEL_FILE, RETRAINED_FILE, load_weights, write_export
 from autosnn.report import summarize
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import Spikformer, SpikformerSupernet
@@ -198,7 +198,19 @@ def test_cli_export_evaluate_test_and_retrain(tiny_run, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["retrained"]["test_accuracy"] == section["test_accuracy"]
     assert metrics["recorded"]["accuracy"] == pytest.approx(float(s.row(smallest)["accuracy"]))  # kept beside
-    assert load_checkpoint(out / "retrain.pt", kind="autosnn-retrain")["epoch"] == 1
+    ckpt = load_checkpoint(out / "retrain.pt", kind="autosnn-retrain")
+    assert ckpt["epoch"] == 1
+    # the retrained weights are trained ones: every learnable tensor of the inherited model
+    # moved (BatchNorm statistics excluded: they move in train mode even at lr 0), and the
+    # file holds exactly what the training checkpoint holds
+    inherited_w, _ = load_weights(out / MODEL_FILE)
+    retrained_w, meta = load_weights(out / RETRAINED_FILE)
+    assert meta["retrained"] == "true" and inherited_w.keys() == retrained_w.keys()
+    learnable = [k for k in inherited_w if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(learnable) > 10
+    moved = [k for k in learnable if not torch.equal(inherited_w[k], retrained_w[k])]
+    assert len(moved) == len(learnable), sorted(set(learnable) - set(moved))
+    assert all(torch.equal(retrained_w[k], ckpt["model"][k]) for k in retrained_w)
     retrained = evaluate_export(out, "test", retrained=True)
     assert retrained["accuracy"] == section["test_accuracy"]
     # running again resumes the finished checkpoint: no training, same numbers

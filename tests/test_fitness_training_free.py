@@ -56,8 +56,10 @@ def test_scores_are_deterministic_and_carry_energy_at_init(space, data):
 
 @pytest.mark.slow
 def test_proxy_ranking_against_short_real_training(space, data):
-    """Kendall tau between the FLOPs proxy and validation accuracy after a short real training
-    of each subnet from scratch (the number is printed, not held to a threshold)."""
+    """The FLOPs proxy ranks subnets like a short real training from scratch does: Kendall
+    tau >= 0.4 over five subnets (at least 7 of the 10 pairs in the same order; measured
+    0.6, a random proxy reaches 0.4 one time in nine), and the best-scored subnet learns
+    clearly better than the worst-scored one (measured 0.408 vs 0.342)."""
     cfgs = [space.config(depth=1, embed_dim=32, num_heads=2, mlp_ratio=2.0, time_steps=2),
             space.config(depth=1, embed_dim=48, num_heads=4, mlp_ratio=3.0, time_steps=2),
             space.config(depth=2, embed_dim=32, num_heads=2, mlp_ratio=4.0, time_steps=2),
@@ -75,4 +77,6 @@ def test_proxy_ranking_against_short_real_training(space, data):
     print(f"\ntraining-free proxy vs accuracy after 2 epochs: scores {np.round(scores, 3).tolist()}, "
           f"accuracies {np.round(accs, 3).tolist()}, Kendall tau {tau:.3f} (p={p:.3f})")
     assert all(a > 0.15 for a in accs), f"training must have learnt something (chance is 0.1): {accs}"
-    assert math.isfinite(tau) and -1.0 <= tau <= 1.0
+    assert math.isfinite(tau) and tau >= 0.4, f"the proxy does not rank like training: tau {tau:.3f}"
+    best, worst = int(np.argmax(scores)), int(np.argmin(scores))
+    assert accs[best] >= accs[worst] + 0.03, (accs[best], accs[worst])

@@ -52,7 +52,12 @@ def test_size_counts_distinct_subnets_by_enumeration():
 
 
 def test_digits_tiny_is_a_real_search_problem():
-    assert SearchSpace.builtin("digits-tiny").size() >= 5000
+    """Pinned: 3 widths x 3 T x (144 + 144^2) blocks, 144 = 2 heads x 3 ratios x 8
+    thresholds x 3 taus per block (every width takes both head counts)."""
+    space = SearchSpace.builtin("digits-tiny")
+    per_block = 2 * 3 * 8 * 3
+    assert 3 * 3 * (per_block + per_block ** 2) == 187_920
+    assert space.size() == 187_920
 
 
 def test_config_is_frozen_hashable_and_json_round_trips(space):

@@ -97,12 +97,25 @@ def test_neuron_parameters_follow_the_config():
 
 
 def test_event_frames_input_uses_their_own_time_steps(firing):
+    """``[T, N, C, H, W]`` frames run for their own T, frame by frame: four copies of an
+    image at a T=2 config give exactly the T=4 config's output on the image, and the
+    last frame (beyond the config's T) changes the output."""
     space = SearchSpace.builtin("digits-tiny")
     sup = _spiking_supernet(space, firing)
-    frames = torch.rand(5, 3, 1, 16, 16)
+    images = torch.rand(3, 1, 16, 16) * 2
     with torch.no_grad():
-        out = sup(frames)
-    assert out.shape == (3, 10)
+        sup.set_config(space.config(time_steps=4))
+        want = sup(images)
+        sup.set_config(space.config(time_steps=2))
+        at_t2 = sup(images)
+        repeated = sup(images.unsqueeze(0).repeat(4, 1, 1, 1, 1))
+        frames = images.unsqueeze(0).repeat(4, 1, 1, 1, 1)
+        frames[3] = torch.rand(3, 1, 16, 16) * 2
+        last_changed = sup(frames)
+    assert repeated.shape == (3, 10)
+    assert not torch.allclose(want, at_t2)  # T matters for this net, so the next line can fail
+    torch.testing.assert_close(repeated, want, rtol=1e-5, atol=1e-6)
+    assert (last_changed - repeated).abs().max() > 1e-4
     with pytest.raises(ValueError, match="expected"):
         sup(torch.rand(3, 16, 16))
 

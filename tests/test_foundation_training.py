@@ -143,4 +143,4 @@ def test_real_process_exit_status_and_no_traceback(tmp_path):
     bad.write_text("name: x\nsupernet: {epochs: -1}\n")
     r = subprocess.run([sys.executable, "-m", "autosnn.cli", "train-supernet", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2
-    assert r.stderr.strip() == f"autosnn: error: {bad}: supernet.epochs must be > 0, got -1"
+    assert r.stderr.strip() == f"autosnn: error: {bad}: supernet.epochs must be an integer >= 1, got -1"

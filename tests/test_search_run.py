@@ -84,12 +84,22 @@ def test_other_algorithms_same_budget(tmp_path, algorithm):
 
 
 def test_ga_aeb_beats_random_on_f_aeb(tmp_path):
+    """Same budget (8 x 8), five seeds each: the single-objective GA's best F_AEB beats
+    random search's by a clear margin, not a tie (measured: medians 1.053 vs 1.030, ga-aeb
+    ahead on 4 of 5 paired seeds)."""
     best = {}
     for alg in ("ga-aeb", "random"):
-        vals = [run(tmp_path, f"{alg}{s}", generations=8, algorithm=alg)[0].evaluations["f_aeb"].max()
-                for s in range(3)]
-        best[alg] = np.median(vals)
-    assert best["ga-aeb"] >= best["random"]
+        best[alg] = []
+        for seed in range(5):
+            c = Campaign.from_dict({"name": "t", "seed": seed,
+                                    "search": {"algorithm": alg, "population": 8, "generations": 8}})
+            space = c.resolve_space()
+            res = run_search(c, space, SyntheticEvaluator(space), tmp_path / f"{alg}{seed}", log=lambda m: None)
+            assert len(res.evaluations) == 64
+            best[alg].append(float(res.evaluations["f_aeb"].max()))
+    assert len(set(best["random"])) == 5  # the seeds really differ
+    assert np.median(best["ga-aeb"]) >= np.median(best["random"]) + 0.01, best
+    assert sum(g > r for g, r in zip(best["ga-aeb"], best["random"])) >= 3, best
 
 
 def test_resume_and_extend_equal_uninterrupted(tmp_path):

@@ -49,9 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     from autosnn.supernet.commands import load_campaign
 
     campaign = load_campaign(args.config, args.seed)
-    campaign.resolve_space()  # a bad space fails before anything is written
     folder = RunFolder(args.out or Path("runs") / campaign.name)
-    folder.prepare(campaign)
     return run_pipeline(campaign, folder, device=args.device, progress=not args.no_progress)
 
 
@@ -62,6 +60,4 @@ def _search(args: argparse.Namespace) -> int:
     campaign = folder.load_campaign()
     if args.generations is not None:  # positive_int already refused values below 1
         campaign.search.generations = args.generations
-    campaign.resolve_space()
-    folder.prepare(campaign)
     return run_pipeline(campaign, folder, device=args.device, progress=not args.no_progress)

@@ -13,17 +13,20 @@ from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits
 from autosnn.device import select_device
 from autosnn.export import export_subnet
+from autosnn.export.files import CONFIG_FILE, MODEL_FILE, load_weights, read_export
 from autosnn.fitness.evaluator import build_local_evaluator
 from autosnn.fitness.result import Evaluator
 from autosnn.report import write_reports
 from autosnn.run_folder import RunFolder
 from autosnn.search.search import Search
 from autosnn.search.state import StateStore
+from autosnn.search.table import EvaluationTable
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extremes
 from autosnn.supernet.supernet import SpikformerSupernet
+from autosnn.supernet.training import load_supernet_checkpoint
 
-__all__ = ["build_evaluator", "is_complete", "run_pipeline"]
+__all__ = ["build_evaluator", "check_readable", "is_complete", "run_pipeline"]
 
 
 def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
@@ -40,6 +43,25 @@ def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: Spikformer
     return build_local_evaluator(campaign, space, supernet, data, device)
 
 
+def check_readable(folder: RunFolder, space: SearchSpace) -> None:
+    """Read in full every file a resumed or finished campaign relies on, and raise a
+    :class:`~autosnn.errors.UserError` (one line naming the file) for the first that is
+    truncated, corrupt or foreign: ``evaluations.parquet``, ``supernet.pt`` (trained for
+    ``space``), ``search_state/*.json`` and each ``exports/<id>/``. Writes nothing."""
+    if folder.evaluations.exists():
+        EvaluationTable(folder.evaluations)
+    if folder.supernet.exists():
+        load_supernet_checkpoint(folder.supernet, space)
+    store = StateStore(folder.search_state)
+    store.load_meta()
+    for generation in store.generations():
+        store.load(generation)
+    if folder.exports.is_dir():
+        for export in sorted(p for p in folder.exports.iterdir() if p.is_dir() and (p / CONFIG_FILE).exists()):
+            read_export(export)
+            load_weights(export / MODEL_FILE)
+
+
 def is_complete(folder: RunFolder, campaign: Campaign) -> bool:
     """Search finished, reports written and the pick exported."""
     gens = StateStore(folder.search_state).generations()
@@ -50,17 +72,25 @@ def is_complete(folder: RunFolder, campaign: Campaign) -> bool:
 
 
 def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto", progress: bool = True) -> int:
-    """Supernet -> search -> reports -> export in ``folder`` (already prepared), resuming
-    whatever is there; prints a short summary."""
+    """Supernet -> search -> reports -> export in ``folder``, resuming whatever is there;
+    prints a short summary.
+
+    Nothing is written before the campaign, its space and the data are known good and an
+    existing folder has been checked (:meth:`RunFolder.check`: same campaign;
+    :func:`check_readable`: every file readable); only then is ``campaign.yaml`` written
+    (:meth:`RunFolder.prepare`)."""
+    space = campaign.resolve_space()
+    folder.check(campaign)
+    check_readable(folder, space)
     if is_complete(folder, campaign):
         print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
               f"(autosnn search {folder.path} --generations N extends it)")
         _print_files(folder)
         return 0
-    space = campaign.resolve_space()
     torch.manual_seed(campaign.seed)
     dev = select_device(device)
     data = campaign_data(campaign, space)
+    folder.prepare(campaign)
     supernet = None
     if campaign.fitness.mode != "training-free":
         supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)

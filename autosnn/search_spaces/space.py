@@ -44,14 +44,24 @@ _ALL_DIMS = GLOBAL_FIELDS + BLOCK_FIELDS
 ATTENTION = "attention"
 
 
-def _expand_range(name: str, spec: Mapping[str, Any]) -> tuple[float, ...]:
+def _finite(value: Any, where: str) -> float:
+    """``value`` as a float; anything but a finite number is a ``ConfigError`` naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _expand_range(name: str, spec: Mapping[str, Any], source: str) -> tuple[float, ...]:
     extra = set(spec) - {"low", "high", "step"}
     if extra or not {"low", "high", "step"} <= set(spec):
         raise ConfigError(f"dimensions.{name}: a range needs exactly low, high and step (got {sorted(spec)})")
-    low, high, step = (float(spec[k]) for k in ("low", "high", "step"))
+    low, high, step = (_finite(spec[k], f"{source}: dimensions.{name}.{k}") for k in ("low", "high", "step"))
     if not (step > 0 and high >= low):
         raise ConfigError(f"dimensions.{name}: need step > 0 and high >= low (got {dict(spec)})")
     n = int(math.floor((high - low) / step + 1e-9)) + 1
+    if n > 10_000:
+        raise ConfigError(f"{source}: dimensions.{name}: {n:,} values from low {low:g} to high {high:g} in steps of "
+                          f"{step:g}; at most 10,000")
     return tuple(round(low + i * step, 6) for i in range(n))
 
 
@@ -114,7 +124,7 @@ class SearchSpace:
             if isinstance(spec, Mapping):
                 if name != "v_threshold":
                     raise ConfigError(f"{source}: dimensions.{name} must be a list (only v_threshold may be a range)")
-                values: tuple = _expand_range(name, spec)
+                values: tuple = _expand_range(name, spec, source)
                 continuous = True
             elif isinstance(spec, Sequence) and not isinstance(spec, str) and len(spec) > 0:
                 values = tuple(spec)
@@ -122,7 +132,7 @@ class SearchSpace:
                 raise ConfigError(f"{source}: dimensions.{name} must be a non-empty list, got {spec!r}")
             cast = float if name in _FLOAT_FIELDS else int
             for v in values:
-                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 if not ok or (cast is int and float(v) != int(v)) or v <= 0:
                     raise ConfigError(f"{source}: dimensions.{name} holds {v!r}; expected positive {cast.__name__}s")
             values = tuple(sorted({round(cast(v), 6) if cast is float else cast(v) for v in values}))
@@ -139,8 +149,8 @@ class SearchSpace:
             image_size=fixed["image_size"],
             num_classes=fixed["num_classes"],
             patch_size=fixed["patch_size"],
-            default_v_threshold=float(defaults.get("v_threshold", 1.0)),
-            default_tau=float(defaults.get("tau", 2.0)),
+            default_v_threshold=_finite(defaults.get("v_threshold", 1.0), f"{source}: defaults.v_threshold"),
+            default_tau=_finite(defaults.get("tau", 2.0), f"{source}: defaults.tau"),
             continuous_threshold=continuous,
         )
         space._check_consistent(source)

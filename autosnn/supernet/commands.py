@@ -14,7 +14,7 @@ from autosnn.device import select_device
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.supernet import SpikformerSupernet
-from autosnn.supernet.training import accuracy, train_supernet
+from autosnn.supernet.training import accuracy, load_supernet_checkpoint, train_supernet
 
 __all__ = ["add_commands", "load_campaign", "campaign_data", "ensure_supernet", "print_extremes"]
 
@@ -33,9 +33,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def load_campaign(path: Path, seed: int | None = None) -> Campaign:
+    """The campaign in ``path``, validated, with ``--seed`` applied (and checked) if given."""
     campaign = Campaign.from_yaml(path)
     if seed is not None:
         campaign.seed = seed
+        campaign.validate(source="--seed")
     return campaign
 
 
@@ -55,10 +57,13 @@ def ensure_supernet(campaign: Campaign, space: SearchSpace, folder: RunFolder, d
 def _train(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.config, args.seed)
     space = campaign.resolve_space()
+    device = select_device(args.device)
     data = campaign_data(campaign, space)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
+    folder.check(campaign)
+    if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
+        load_supernet_checkpoint(folder.supernet, space)
     folder.prepare(campaign)
-    device = select_device(args.device)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
