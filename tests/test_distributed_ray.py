@@ -214,7 +214,7 @@ def test_timeout_must_be_positive():
     from autosnn.errors import ConfigError
 
     for bad in (0, -1.0):
-        with pytest.raises(ConfigError, match=r"evaluator\.timeout_s must be > 0"):
+        with pytest.raises(ConfigError, match=r"evaluator\.timeout_s must be a finite number > 0"):
             _campaign(timeout_s=bad)
     assert _campaign(timeout_s=2).evaluator.timeout_s == 2.0
     with pytest.raises(ConfigError, match=r"evaluator\.timeout_s"):   # NaN: refused before Ray is touched
