@@ -42,6 +42,9 @@ class SupernetTrainingConfig:
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
     sampling: Literal["uniform", "sandwich"] = "uniform"
+    sandwich_random: int = 2               # sandwich: largest + smallest + this many random subnets per step
+    distillation: Literal["none", "inplace"] = "none"  # inplace: the largest teaches the others (BigNAS)
+    distillation_temperature: float = 1.0
     grad_clip: float = 5.0
     amp: bool = True                       # used only on CUDA
 
@@ -211,9 +214,10 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     return obj
 
 
-_POSITIVE = {"batch_size", "epochs", "population", "generations", "workers", "lr", "e_mac_pj", "e_ac_pj", "top"}
+_POSITIVE = {"batch_size", "epochs", "population", "generations", "workers", "lr", "e_mac_pj", "e_ac_pj", "top",
+             "distillation_temperature"}
 _NON_NEGATIVE = {"num_workers", "weight_decay", "warmup_epochs", "label_smoothing", "grad_clip", "alpha", "beta",
-                 "bn_recalibration_batches", "gpus_per_worker", "max_retries", "polynomial_eta"}
+                 "bn_recalibration_batches", "gpus_per_worker", "max_retries", "polynomial_eta", "sandwich_random"}
 
 
 def _check_ranges(obj: Any, source: str, prefix: str) -> None:
