@@ -2,11 +2,12 @@
 
 For a campaign (default ``configs/demo.yaml``: digits, the digits-tiny space), in one run:
 
-1. train one supernet per recipe (default: ``uniform`` = uniform sampling, no
-   distillation, the old demo recipe; ``sandwich`` = largest + smallest + 1 random per
-   step, no distillation; ``inplace`` = the same sandwich with in-place distillation),
-   every other setting from the campaign's ``supernet`` section; plus the campaign's
-   own recipe when it is none of those;
+1. train one supernet per recipe, every other setting from the campaign's ``supernet``
+   section; presets: ``uniform`` = uniform sampling, no distillation (the old demo
+   recipe); ``sandwich`` = largest + smallest + 1 random per step, no distillation;
+   ``inplace`` = the same sandwich with in-place distillation. Default
+   ``uniform,inplace:epochs=40`` (about the same training compute: a sandwich step runs
+   three subnets). The campaign's own recipe is added when it is none of those;
 2. choose K subnets stratified over energy and inherited accuracy (of the FIRST
    recipe's supernet, the baseline, without recalibration): farthest-point sampling in
    rank space over a seeded pool of random subnets, the space's largest and smallest
@@ -30,8 +31,8 @@ short. Resumable: supernets, the pool's evaluation and every stand-alone trainin
 cached under ``bench/.cache/rank_fidelity/`` (a killed run keeps them). Results:
 ``bench/results/rank_fidelity.json``.
 
-    python bench/rank_fidelity.py [--config configs/demo.yaml] [--recipes uniform,sandwich,inplace]
-        [--k 12] [--standalone-epochs 30] [--seeds 0,1] [--pool 150] [--recal-batches 16]
+    python bench/rank_fidelity.py [--config configs/demo.yaml] [--recipes uniform,inplace:epochs=40]
+        [--k 12] [--standalone-epochs 20] [--seeds 0,1] [--pool 80] [--recal-batches 16]
         [--phase all|supernets] [--threads 1]
 
 A recipe is a preset name with optional overrides, e.g. ``inplace:epochs=40,distillation_temperature=2``.
@@ -247,11 +248,11 @@ def row(label: str, recal: int, inh: list[float], stand: np.ndarray, smallest: i
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=ROOT.parent / "configs" / "demo.yaml")
-    p.add_argument("--recipes", default="uniform,sandwich,inplace")
+    p.add_argument("--recipes", default="uniform,inplace:epochs=40")
     p.add_argument("--k", type=int, default=12)
-    p.add_argument("--standalone-epochs", type=int, default=30)
+    p.add_argument("--standalone-epochs", type=int, default=20)
     p.add_argument("--seeds", default="0,1")
-    p.add_argument("--pool", type=int, default=150)
+    p.add_argument("--pool", type=int, default=80)
     p.add_argument("--recal-batches", type=int, default=16,
                    help="recalibration batches of the 'with recalibration' rows when the campaign sets none")
     p.add_argument("--phase", choices=["all", "supernets", "standalone"], default="all",
