@@ -105,6 +105,9 @@ class SupernetTrainingConfig:
     warmup_epochs: int = ranged(2, ge=0)
     label_smoothing: float = ranged(0.1, ge=0, lt=1)
     sampling: Literal["uniform", "sandwich"] = "uniform"
+    sandwich_random: int = ranged(2, ge=0)  # sandwich: largest + smallest + this many random subnets per step
+    distillation: Literal["none", "inplace"] = "none"  # inplace: the largest teaches the others (BigNAS)
+    distillation_temperature: float = ranged(1.0, gt=0)
     grad_clip: float = ranged(5.0, gt=0)
     amp: bool = True                       # used only on CUDA
 

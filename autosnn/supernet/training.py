@@ -1,7 +1,10 @@
 """Training: the one-shot supernet (per-step subnet sampling) and plain models (retraining).
 
 Recipe (DESIGN.md): AdamW, cosine schedule with linear warm-up (per step), label
-smoothing, gradient clipping, AMP on CUDA. A checkpoint is written atomically after
+smoothing, gradient clipping, AMP on CUDA. With ``distillation: inplace`` (BigNAS) the
+first subnet of every step is the largest, trained on the labels, and every other
+subnet of the step learns from its detached soft predictions on the same batch
+(:func:`~autosnn.supernet.distillation.distillation_loss`). A checkpoint is written atomically after
 every epoch and training resumes from it; the same seed gives the same weights on the
 same machine. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
 ``DistributedDataParallel`` and each rank sees its shard of the data.
@@ -30,6 +33,7 @@ from autosnn.device import autocast
 from autosnn.errors import CheckpointError
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
+from autosnn.supernet.distillation import distillation_loss
 from autosnn.supernet.supernet import SpikformerSupernet
 
 __all__ = ["train_supernet", "fit", "Trainer", "train_loader", "accuracy", "cosine_with_warmup", "subnets_for_step", "load_supernet",
@@ -50,13 +54,20 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, total_steps: int, warmu
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def subnets_for_step(space: SearchSpace, sampling: str, rng: np.random.Generator) -> list[SubnetConfig]:
-    """The subnets trained at one step: one uniform sample, or (sandwich rule) the
-    largest, the smallest and two uniform samples, their gradients accumulated."""
+def subnets_for_step(space: SearchSpace, sampling: str, rng: np.random.Generator, *, sandwich_random: int = 2,
+                     distillation: str = "none") -> list[SubnetConfig]:
+    """The subnets trained at one step, their gradients accumulated: one uniform sample,
+    or (sandwich rule) the largest, the smallest and ``sandwich_random`` uniform samples.
+
+    With ``distillation="inplace"`` the largest (the teacher) always comes first: with
+    uniform sampling the step is the largest and one uniform sample. The draws depend
+    only on ``rng``, so every torchrun rank trains the same subnets.
+    """
     if sampling == "uniform":
-        return [space.sample(rng)]
+        sampled = [space.sample(rng)]
+        return [space.largest(), *sampled] if distillation == "inplace" else sampled
     if sampling == "sandwich":
-        return [space.largest(), space.smallest(), space.sample(rng), space.sample(rng)]
+        return [space.largest(), space.smallest(), *(space.sample(rng) for _ in range(sandwich_random))]
     raise ValueError(f"sampling must be 'uniform' or 'sandwich', got {sampling!r}")
 
 
@@ -115,34 +126,46 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, passes: list[Callable[[], None]] | None = None) -> float:
+    def step(self, x: torch.Tensor, y: torch.Tensor, passes: list[Callable[[], None]] | None = None,
+             distill: bool = False) -> float:
         """One optimiser step; ``passes`` set up each forward (e.g. a subnet) whose
-        gradients are accumulated."""
+        gradients are accumulated. With ``distill`` the first pass (the teacher) learns
+        from the labels and every later pass from the teacher's detached logits
+        (temperature ``cfg.distillation_temperature``). The loss of each pass is kept
+        in ``last_losses``; returns their mean."""
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        losses: list[float] = []
+        teacher: torch.Tensor | None = None
         for prepare in passes or [lambda: None]:
             prepare()
             with autocast(self.device, self.amp):
-                loss = self.criterion(self.model(x), y)
+                logits = self.model(x)
+                if teacher is None:
+                    loss = self.criterion(logits, y)
+                else:
+                    loss = distillation_loss(logits, teacher, self.cfg.distillation_temperature)
+            if distill and teacher is None:
+                teacher = logits.detach()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()}")
             self.scaler.scale(loss).backward()
-            total += loss.item()
+            losses.append(loss.item())
+        self.last_losses = losses
         self.scaler.unscale_(self.optimizer)
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return total / len(passes or [None])
+        return float(np.mean(losses))
 
     def epoch(self, loader: DataLoader, desc: str, progress: bool,
-              passes: Callable[[], list[Callable[[], None]]] | None = None) -> float:
+              passes: Callable[[], list[Callable[[], None]]] | None = None, distill: bool = False) -> float:
         self.model.train()
         losses = []
         bar = tqdm(loader, desc=desc, leave=False, disable=not progress or _rank() != 0, dynamic_ncols=True)
         for x, y in bar:
             x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            losses.append(self.step(x, y, passes() if passes else None))
+            losses.append(self.step(x, y, passes() if passes else None, distill))
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
         return float(np.mean(losses)) if losses else float("nan")
 
@@ -209,13 +232,15 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
         log(f"resuming supernet training at epoch {start + 1}/{cfg.epochs} from {path}")
 
     def passes() -> list[Callable[[], None]]:
-        return [lambda c=c: supernet.set_config(c) for c in subnets_for_step(space, cfg.sampling, rng)]
+        configs = subnets_for_step(space, cfg.sampling, rng, sandwich_random=cfg.sandwich_random,
+                                   distillation=cfg.distillation)
+        return [lambda c=c: supernet.set_config(c) for c in configs]
 
     bar = tqdm(range(start, cfg.epochs), desc="supernet", initial=start, total=cfg.epochs,
                disable=not progress or _rank() != 0, dynamic_ncols=True)
     for epoch in bar:
         loader = train_loader(data, batch_size, seed, epoch, num_workers)
-        loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes)
+        loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes, distill=cfg.distillation == "inplace")
         history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0]})
         bar.set_postfix(loss=f"{loss:.3f}")
         if path is not None and _rank() == 0:
