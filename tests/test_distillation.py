@@ -132,8 +132,8 @@ def test_resumed_distilled_training_is_bit_identical(few, tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("section, message", [
     ({"distillation": "teacher"}, "supernet.distillation must be one of ['none', 'inplace']"),
-    ({"distillation_temperature": 0}, "supernet.distillation_temperature must be > 0, got 0"),
-    ({"sandwich_random": -1}, "supernet.sandwich_random must be >= 0, got -1"),
+    ({"distillation_temperature": 0}, "supernet.distillation_temperature must be a finite number > 0, got 0"),
+    ({"sandwich_random": -1}, "supernet.sandwich_random must be an integer >= 0, got -1"),
     ({"sandwich_random": 1.5}, "supernet.sandwich_random must be an integer"),
 ])
 def test_bad_distillation_settings_name_the_field(section, message):
