@@ -148,6 +148,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "nsga2-unseeded": ("nsga2", {"seed_extremes": False}),                             # without the extremes
     "nsga2-cx0.9": ("nsga2", {"operators": {"crossover_prob": 0.9}}),                  # with recombination
     "nsga2-mut-before": ("nsga2", {"operators": {k: v for k, v in _BEFORE_OPS.items() if k != "crossover_prob"}}),
+    "nsga2-pop12": ("nsga2", {"population": 12}),                                      # more generations
 }
 
 
@@ -252,7 +253,7 @@ def main() -> int:
     ok = all(v[0] for v in checks.values())
     for what, (passed, value) in checks.items():
         print(f"  {'ok   ' if passed else 'SHORT'} {what}: {value}")
-    plot(exact, fronts, runs, args.out.with_suffix(".png"))
+    plot(exact, fronts, runs, args.out.with_suffix(".png"), space.name)
     report = {
         "bench": "exact_front", "campaign": str(args.campaign.relative_to(ROOT)) if args.campaign.is_relative_to(ROOT)
         else str(args.campaign), "space": space.name, "space_size": size, "dataset": problem.campaign.data.name,
@@ -285,7 +286,7 @@ def print_table(results: dict, budgets: dict, biggest: int) -> None:
               f"to 99 %: median {to99['median']} ({to99['reached']})")
 
 
-def plot(exact: ExactFront, fronts: dict, runs: dict, path: Path) -> None:
+def plot(exact: ExactFront, fronts: dict, runs: dict, path: Path, space_name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -305,7 +306,7 @@ def plot(exact: ExactFront, fronts: dict, runs: dict, path: Path) -> None:
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(max(0.0, exact.nadir[0] - 0.05), 1.0)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("digits-bench: exact front and median fronts at 10 % of the evaluations")
+    ax.set_title(f"{space_name}: exact front and median fronts at 10 % of the evaluations")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
