@@ -54,6 +54,33 @@ def firing():
     return apply
 
 
+#: A campaign small enough to run end to end in seconds (CLI and validation tests).
+TINY_CAMPAIGN = """name: tiny
+seed: 0
+space: digits-tiny
+data: {name: digits, batch_size: 64}
+supernet: {epochs: 1}
+fitness: {max_val_batches: 2}
+search: {population: 4, generations: 2}
+"""
+
+
+def excited_supernet(space_name: str, batch: int):
+    """``(space, supernet, x)``: a seeded supernet of the built-in ``space_name`` in eval
+    mode whose neurons fire on the seeded input ``x`` (``[batch, C, H, W]``)."""
+    from autosnn.fitness.sj_reference import excite
+    from autosnn.search_spaces import SearchSpace
+    from autosnn.supernet import SpikformerSupernet
+
+    space = SearchSpace.builtin(space_name)
+    torch.manual_seed(0)
+    net = SpikformerSupernet(space).eval()
+    x = torch.randn(batch, space.in_channels, space.image_size, space.image_size,
+                    generator=torch.Generator().manual_seed(1))
+    excite(net, x, seed=2)
+    return space, net, x
+
+
 _RUN: dict[str, Path] = {}
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import TINY_CAMPAIGN
+
 from autosnn.campaign import Campaign, Range
 from autosnn.checkpoint import save_checkpoint
 from autosnn.cli import main
@@ -27,14 +29,6 @@ from autosnn.search_spaces import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """name: tiny
-seed: 0
-space: digits-tiny
-data: {name: digits, batch_size: 64}
-supernet: {epochs: 1}
-fitness: {max_val_batches: 2}
-search: {population: 4, generations: 2}
-"""
 
 
 # ------------------------------------------------------------------ helpers
@@ -155,7 +149,7 @@ def test_a_campaign_changed_in_code_is_checked_again():
 ])
 def test_bad_number_refused_before_anything_is_written(tmp_path, capsys, line, words):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(TINY + line + "\n")
+    cfg.write_text(TINY_CAMPAIGN + line + "\n")
     out = tmp_path / "run"
     _one_line_error(*_cli(["run", str(cfg), "--out", str(out)], capsys), str(cfg), words)
     assert not out.exists()
@@ -179,7 +173,7 @@ def test_exponent_without_a_dot_is_a_number_and_still_checked():
 
 def test_bad_seed_override_refused(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(TINY)
+    cfg.write_text(TINY_CAMPAIGN)
     out = tmp_path / "run"
     _one_line_error(*_cli(["run", str(cfg), "--out", str(out), "--seed", "-1"], capsys), "--seed: seed must be")
     assert not out.exists()
@@ -225,7 +219,7 @@ def test_bad_space_refused_before_anything_is_written(tmp_path, capsys, space_te
         space_text = yaml.safe_dump(d).encode()
     space.write_bytes(space_text)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(TINY.replace("space: digits-tiny", f"space: {space}"))
+    cfg.write_text(TINY_CAMPAIGN.replace("space: digits-tiny", f"space: {space}"))
     out = tmp_path / "run"
     for cmd in ("run", "train-supernet"):
         _one_line_error(*_cli([cmd, str(cfg), "--out", str(out)], capsys), str(space), words)
@@ -246,7 +240,7 @@ def _finished_run(root: Path) -> Path:
     small but each in the real format (the check reads them, it does not train)."""
     from autosnn.search.state import GenerationState, SearchMeta, StateStore
 
-    campaign = Campaign.from_yaml(_write(root.parent.parent / "tiny.yaml", TINY))
+    campaign = Campaign.from_yaml(_write(root.parent.parent / "tiny.yaml", TINY_CAMPAIGN))
     folder = RunFolder(root)
     folder.prepare(campaign)
     space = campaign.resolve_space()
@@ -317,7 +311,7 @@ def test_a_damaged_run_folder_is_refused_and_left_unchanged(finished, capsys, da
     _one_line_error(*_cli(["search", str(finished)], capsys), name.split("/")[-1])
     _one_line_error(*_cli(["search", str(finished), "--generations", "3"], capsys), name.split("/")[-1])
     if name == "supernet.pt":  # what train-supernet resumes; an allowed change would rewrite campaign.yaml
-        changed = _write(cfg.parent / "workers.yaml", TINY + "evaluator: {workers: 3}\n")
+        changed = _write(cfg.parent / "workers.yaml", TINY_CAMPAIGN + "evaluator: {workers: 3}\n")
         for c in (cfg, changed):
             _one_line_error(*_cli(["train-supernet", str(c), "--out", str(finished)], capsys), name)
     assert _snapshot(finished) == before
@@ -348,7 +342,7 @@ def test_the_autosnn_command_prints_one_line_and_no_traceback(tmp_path):
     (["--device", "tpu"], "--device tpu: expected auto, cpu, cuda or cuda:N"),
 ])
 def test_bad_device_refused_before_anything_is_written(tmp_path, capsys, args, words):
-    cfg = _write(tmp_path / "c.yaml", TINY)
+    cfg = _write(tmp_path / "c.yaml", TINY_CAMPAIGN)
     out = tmp_path / "run"
     for cmd in ("run", "train-supernet"):
         _one_line_error(*_cli([cmd, str(cfg), "--out", str(out), *args], capsys), words)

@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based.op_counter import SimpleEnergyCostConfig
 
+from conftest import excited_supernet
+
 from autosnn.fitness import EnergyCosts, EnergyMeter, measure_energy
 from autosnn.fitness.sj_reference import excite, spikingjelly_counts
 from autosnn.search_spaces import SearchSpace
@@ -32,12 +34,7 @@ def _configs(space: SearchSpace, n_random: int, seed: int):
     ("spikformer-cifar100", 1, 1),
 ])
 def test_counts_match_spikingjelly_supernet_and_extracted(space_name, batch, n_random):
-    space = SearchSpace.builtin(space_name)
-    torch.manual_seed(0)
-    net = SpikformerSupernet(space).eval()
-    x = torch.randn(batch, space.in_channels, space.image_size, space.image_size,
-                    generator=torch.Generator().manual_seed(1))
-    excite(net, x, seed=2)
+    space, net, x = excited_supernet(space_name, batch)
     for cfg in _configs(space, n_random, seed=3):
         if space_name != "digits-tiny" and cfg == space.largest():
             cfg = space.config(depth=4, embed_dim=384, num_heads=12, mlp_ratio=4.0, time_steps=2)  # keep CI fast

@@ -13,6 +13,8 @@ from spikingjelly.activation_based import neuron
 from spikingjelly.activation_based.op_counter import LemaireEnergyConfig as SJLemaireConfig
 from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig, SimpleEnergyCostConfig
 
+from conftest import excited_supernet, run_cli
+
 from autosnn.campaign import Campaign
 from autosnn.errors import ConfigError
 from autosnn.fitness import EnergyCosts, EnergyMeter, LemaireCosts, SimpleCosts, measure_energy
@@ -50,12 +52,7 @@ def _space_cases():
 
 @pytest.mark.parametrize("space_name,batch,n_random", _space_cases())
 def test_models_equal_spikingjelly_estimators_supernet_and_extracted(space_name, batch, n_random):
-    space = SearchSpace.builtin(space_name)
-    torch.manual_seed(0)
-    net = SpikformerSupernet(space).eval()
-    x = torch.randn(batch, space.in_channels, space.image_size, space.image_size,
-                    generator=torch.Generator().manual_seed(1))
-    excite(net, x, seed=2)
+    space, net, x = excited_supernet(space_name, batch)
     rng = np.random.default_rng(3)
     configs = [space.smallest()] + [space.sample(rng) for _ in range(n_random)]
     for cfg in configs:
@@ -214,7 +211,6 @@ def test_campaign_chooses_the_model_and_validates_its_costs():
 @pytest.mark.slow
 def test_evaluate_export_under_each_model(tiny_run, tmp_path, capsys):
     from autosnn.export import evaluate_export, export_subnet
-    from conftest import run_cli
 
     out = export_subnet(tiny_run, "aeb", out=tmp_path / "e")
     recorded = evaluate_export(out, "val")

@@ -8,18 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import TINY_CAMPAIGN
+
 from autosnn.cli import main
 from autosnn.campaign import Campaign
 from autosnn.run_folder import RunFolder
 
-TINY = """name: tiny
-seed: 0
-space: digits-tiny
-data: {name: digits, batch_size: 64}
-supernet: {epochs: 1}
-fitness: {max_val_batches: 2}
-search: {population: 4, generations: 2}
-"""
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -60,7 +54,7 @@ def test_search_needs_a_run_folder(tmp_path, capsys):
 @pytest.mark.slow
 def test_run_whole_pipeline_then_rerun_then_extend(tmp_path, capsys):
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(TINY)
+    cfg.write_text(TINY_CAMPAIGN)
     out = tmp_path / "run"
     assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
@@ -85,7 +79,7 @@ def test_run_whole_pipeline_then_rerun_then_extend(tmp_path, capsys):
 @pytest.mark.slow
 def test_training_free_campaign_runs_without_a_supernet(tmp_path, capsys):
     cfg = tmp_path / "tf.yaml"
-    cfg.write_text(TINY.replace("fitness: {max_val_batches: 2}", "fitness: {mode: training-free}"))
+    cfg.write_text(TINY_CAMPAIGN.replace("fitness: {max_val_batches: 2}", "fitness: {mode: training-free}"))
     out = tmp_path / "run"
     assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
