@@ -202,3 +202,18 @@ def test_input_rate_counts_only_binary_batches_in_both_modes():
         rep = measure_energy(lin, [spikes, dense], sync_free=sync_free)
         rates.append(rep.layers[0].input_rate)
     assert rates[0] == rates[1] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("energy_model", ["sops", "simple"])
+def test_event_frames_at_several_time_steps_are_counted_per_sample(energy_model):
+    """Event data loaded for every T of the space comes as ``{T: [T, N, C, H, W]}`` (the
+    training-free scorer feeds it whole): the meter counts its N samples and prices the
+    subnet's own T, exactly as the frames of that T alone."""
+    space, net, x = excited_supernet("digits-tiny", 3)
+    frames = {t: x.unsqueeze(0).expand(t, *x.shape).contiguous() for t in space.choices["time_steps"]}
+    for cfg in (space.smallest(), space.largest()):
+        net.set_config(cfg)
+        several = measure_energy(net, [frames], energy_model=energy_model)
+        alone = measure_energy(net, frames[cfg.time_steps], energy_model=energy_model)
+        assert several.samples == alone.samples == 3
+        assert several.energy_mj == alone.energy_mj > 0

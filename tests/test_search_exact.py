@@ -53,6 +53,14 @@ def test_enumeration_covers_every_subnet_once(small):
     assert bench.size() == sum(1 for _ in all_configs(bench)) >= 5000
 
 
+def test_enumeration_covers_the_token_mixers():
+    space = SearchSpace.from_dict({**SMALL, "dimensions": {**SMALL["dimensions"], "attention": ["ssa", "qk_token"]}})
+    configs = list(all_configs(space))
+    assert len(configs) == len({c.id for c in configs}) == space.size() == 2 * (24 + 24**2) + 2 * (24 + 24**2)
+    assert {c.arch_string.split("-a")[-1] for c in configs if "-a[" in c.arch_string} >= {"[t]", "[s,t]", "[t,t]"}
+    assert all(space.validate(c) == c for c in configs[:: 53])
+
+
 def test_exact_table_resumes_and_costs_nothing_when_complete(small, tmp_path):
     path = tmp_path / "table.parquet"
     with pytest.raises(KeyboardInterrupt):

@@ -27,7 +27,6 @@ when it is ready.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time

@@ -44,7 +44,7 @@ import math
 import weakref
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar, Iterable, Union
+from typing import Any, ClassVar, Iterable, Mapping, Union
 
 import torch
 import torch.nn as nn
@@ -526,8 +526,10 @@ class EnergyMeter:
 
     def _start_forward(self, module: nn.Module, args: tuple) -> None:
         self._seen.clear()
-        if args and torch.is_tensor(args[0]):
-            x = args[0]
+        x = args[0] if args else None
+        if isinstance(x, Mapping) and x:   # event data at several T: {T: frames [T, N, C, H, W]}, same N
+            x = next(iter(x.values()))
+        if torch.is_tensor(x):
             self._batch = max(1, int(x.shape[1] if x.dim() == 5 else x.shape[0]))
             self.samples += self._batch
 

@@ -35,16 +35,18 @@ TABLE_COLUMNS = ("id", "config", "accuracy", "energy_mj", "macs", "acs", "params
 
 def all_configs(space: SearchSpace) -> Iterator[SubnetConfig]:
     """Every distinct subnet of ``space`` once (``space.size()`` of them), in a fixed
-    order: depth, embed_dim, time_steps, then the per-block choices block by block."""
+    order: depth, embed_dim, time_steps, then the per-block choices block by block
+    (token mixer included when the space declares one)."""
     c = space.choices
     for depth in c["depth"]:
         for embed in c["embed_dim"]:
-            per_block = list(itertools.product(space.heads_for(embed), c["mlp_ratio"], c["v_threshold"], c["tau"]))
+            per_block = list(itertools.product(space.heads_for(embed), c["mlp_ratio"], c["v_threshold"], c["tau"],
+                                               space.mixers))
             for t in c["time_steps"]:
                 for blocks in itertools.product(per_block, repeat=depth):
-                    heads, ratios, thresholds, taus = zip(*blocks)
+                    heads, ratios, thresholds, taus, mixers = zip(*blocks)
                     yield SubnetConfig(depth=depth, embed_dim=embed, time_steps=t, num_heads=heads, mlp_ratio=ratios,
-                                       v_threshold=thresholds, tau=taus, **space.fixed())
+                                       v_threshold=thresholds, tau=taus, attention=mixers, **space.fixed())
 
 
 def _row(res: EvalResult) -> dict:
