@@ -143,6 +143,17 @@ class SpikeAttention(nn.Module):
 class _ProjectedMixer(nn.Module):
     """A token mixer ending in the output projection ``proj_conv``, a BatchNorm, ``proj_lif``."""
 
+    def _split(self, x: torch.Tensor, conv: nn.Module, bn: nn.Module, lif: nn.Module,
+               parts: int) -> tuple[torch.Tensor, ...]:
+        """The fused projection ``conv``, ``bn``, ``lif`` of ``x`` ``[T, N, C, L]`` cut into
+        ``parts`` spike tensors ``[T, N, heads, C/heads, L]`` (q, k[, v]) by ``num_heads``."""
+        T, N, C, L = x.shape
+        h = self.num_heads
+        if C % h:
+            raise ValueError(f"embed width {C} is not divisible by num_heads {h}")
+        y = lif(_seq(lambda z: bn(conv(z)), x))
+        return y.view(T, N, parts, h, C // h, L).unbind(2)
+
     def _project(self, x: torch.Tensor, bn: nn.Module) -> torch.Tensor:
         """The output projection: pointwise conv, ``bn``, LIF. ``[T, N, C, L]`` -> spikes."""
         return self.proj_lif(_seq(lambda z: bn(self.proj_conv(z)), x))
@@ -170,14 +181,8 @@ class SpikingSelfAttention(_ProjectedMixer):
         return self.proj_bn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, N, C, L = x.shape
-        h = self.num_heads
-        if C % h:
-            raise ValueError(f"embed width {C} is not divisible by num_heads {h}")
-        qkv = self.qkv_lif(_seq(lambda z: self.qkv_bn(self.qkv_conv(z)), x))
-        q, k, v = qkv.view(T, N, 3, h, C // h, L).unbind(2)
-        x = self.attn_lif(self.attention(q, k, v)).reshape(T, N, C, L)
-        return self._project(x, self.projection_bn())
+        q, k, v = self._split(x, self.qkv_conv, self.qkv_bn, self.qkv_lif, 3)
+        return self._project(self.attn_lif(self.attention(q, k, v)).reshape(x.shape), self.projection_bn())
 
 
 def q_k_mask(q: torch.Tensor, k: torch.Tensor, mixer: str, attn_lif: nn.Module) -> torch.Tensor:
@@ -215,11 +220,8 @@ class QKAttention(_ProjectedMixer):
         self.proj_lif = make_lif()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, N, C, L = x.shape
-        h = self.num_heads
-        qk = self.qk_lif(_seq(lambda z: self.qk_bn(self.qk_conv(z)), x))
-        q, k = qk.view(T, N, 2, h, C // h, L).unbind(2)
-        return self._project(q_k_mask(q, k, self.mixer, self.attn_lif).reshape(T, N, C, L), self.proj_bn)
+        q, k = self._split(x, self.qk_conv, self.qk_bn, self.qk_lif, 2)
+        return self._project(q_k_mask(q, k, self.mixer, self.attn_lif).reshape(x.shape), self.proj_bn)
 
 
 def make_mixer(kit: LayerKit, dim: int, num_heads: int, mixer: str) -> nn.Module:
@@ -262,13 +264,8 @@ class SwitchableAttention(SpikingSelfAttention):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mixer == "ssa":
             return super().forward(x)
-        T, N, C, L = x.shape
-        h = self.num_heads
-        if C % h:
-            raise ValueError(f"embed width {C} is not divisible by num_heads {h}")
-        qk = self.qkv_lif(_seq(lambda z: self.qkv_bn(self.qkv_conv(z)), x))
-        q, k = qk.view(T, N, 2, h, C // h, L).unbind(2)
-        return self._project(q_k_mask(q, k, self.mixer, self.attn_lif).reshape(T, N, C, L), self.projection_bn())
+        q, k = self._split(x, self.qkv_conv, self.qkv_bn, self.qkv_lif, 2)   # only the q|k rows are active
+        return self._project(q_k_mask(q, k, self.mixer, self.attn_lif).reshape(x.shape), self.projection_bn())
 
 
 class SpikingMLP(nn.Module):
