@@ -81,6 +81,32 @@ def excited_supernet(space_name: str, batch: int):
     return space, net, x
 
 
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Bit-identical state dicts."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def kill_after_first_checkpoint(train, ckpt: Path, monkeypatch) -> None:
+    """Run ``train()`` (a supernet training writing ``ckpt``) as if killed right after its
+    first checkpoint was written, and check that checkpoint holds epoch 1."""
+    import pytest
+
+    from autosnn.supernet import training
+
+    real_save = training.save_checkpoint
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train()
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1
+
+
 _RUN: dict[str, Path] = {}
 
 

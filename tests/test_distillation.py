@@ -9,11 +9,13 @@ import pytest
 import torch
 import torch.nn as nn
 
+from conftest import kill_after_first_checkpoint, same_weights
+
 from autosnn import SearchSpace
 from autosnn.campaign import Campaign, SupernetTrainingConfig
 from autosnn.errors import ConfigError
 from torch.utils.data import Subset
-from autosnn.supernet import SpikformerSupernet, training
+from autosnn.supernet import SpikformerSupernet
 from autosnn.supernet.distillation import distillation_loss
 from autosnn.supernet.training import Trainer, subnets_for_step, train_supernet
 
@@ -107,27 +109,13 @@ def _train(data, ckpt, epochs=2, distillation="inplace"):
                           log=lambda s: None)
 
 
-def _same(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
 
 def test_resumed_distilled_training_is_bit_identical(few, tmp_path, monkeypatch):
     straight = _train(few, tmp_path / "a.pt")
-    real_save = training.save_checkpoint
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        _train(few, tmp_path / "b.pt")
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
-    assert torch.load(tmp_path / "b.pt", weights_only=True)["epoch"] == 1
-    assert _same(straight, _train(few, tmp_path / "b.pt"))
+    kill_after_first_checkpoint(lambda: _train(few, tmp_path / "b.pt"), tmp_path / "b.pt", monkeypatch)
+    assert same_weights(straight, _train(few, tmp_path / "b.pt"))
     # and distillation really changed the weights (vs the same recipe without it)
-    assert not _same(straight, _train(few, None, distillation="none"))
+    assert not same_weights(straight, _train(few, None, distillation="none"))
 
 
 @pytest.mark.parametrize("section, message", [

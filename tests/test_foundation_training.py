@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import kill_after_first_checkpoint, same_weights
+
 from autosnn import SearchSpace
 from autosnn.campaign import Campaign, SupernetTrainingConfig
 from autosnn.cli import main
 from autosnn.errors import CheckpointError
-from autosnn.supernet import training
 from autosnn.supernet.training import load_supernet, train_supernet
 
 SPACE = SearchSpace.builtin("digits-tiny")
@@ -28,35 +29,22 @@ def _train(digits, ckpt, epochs=2, sampling="uniform", seed=0):
                           log=lambda s: None)
 
 
-def _same(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
 
 def test_same_seed_same_weights_and_other_seed_differs(digits):
     a, b = _train(digits, None), _train(digits, None)
-    assert _same(a, b)
-    assert not _same(a, _train(digits, None, seed=1))
+    assert same_weights(a, b)
+    assert not same_weights(a, _train(digits, None, seed=1))
 
 
 def test_resume_after_interruption_gives_the_same_weights(digits, tmp_path, monkeypatch):
     straight = _train(digits, tmp_path / "a.pt", sampling="sandwich")
-    real_save = training.save_checkpoint
-
-    def save_then_die(obj, path):
-        real_save(obj, path)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        _train(digits, tmp_path / "b.pt", sampling="sandwich")
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
-    assert torch.load(tmp_path / "b.pt", weights_only=True)["epoch"] == 1
+    kill_after_first_checkpoint(lambda: _train(digits, tmp_path / "b.pt", sampling="sandwich"), tmp_path / "b.pt",
+                                monkeypatch)
     resumed = _train(digits, tmp_path / "b.pt", sampling="sandwich")
-    assert _same(straight, resumed)
+    assert same_weights(straight, resumed)
     # a finished checkpoint is reused as is
     again = _train(digits, tmp_path / "b.pt", sampling="sandwich")
-    assert _same(straight, again)
+    assert same_weights(straight, again)
 
 
 def test_checkpoint_of_another_space_is_refused(digits, tmp_path):
