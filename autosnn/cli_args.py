@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
-__all__ = ["positive_int", "number", "add_device_options"]
+__all__ = ["positive_int", "number", "add_campaign_arguments", "add_device_options"]
 
 
 def positive_int(text: str) -> int:
@@ -26,6 +27,13 @@ def number(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
+
+
+def add_campaign_arguments(p: argparse.ArgumentParser, *, seed_help: str = "override the campaign's seed") -> None:
+    """``CONFIG.yaml``, ``--out`` and ``--seed``: the arguments of a command that starts from a campaign file."""
+    p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
+    p.add_argument("--seed", type=int, help=seed_help)
 
 
 def add_device_options(p: argparse.ArgumentParser, *, progress: bool = True) -> None:

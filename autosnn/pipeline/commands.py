@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from autosnn.campaign import Campaign
-from autosnn.cli_args import add_device_options, positive_int
+from autosnn.cli_args import add_campaign_arguments, add_device_options, positive_int
 from autosnn.errors import RunDirError
 from autosnn.pipeline.run import run_pipeline
 from autosnn.run_folder import RunFolder
@@ -27,9 +27,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description=f"Run the campaign CONFIG.yaml end to end in a run folder: {_PIPELINE} {_RESUME}",
         epilog="Example: autosnn run configs/demo.yaml  (the embedded digits demo, a few minutes on a laptop CPU); "
                "then: autosnn pareto runs/demo")
-    p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
-    p.add_argument("--seed", type=int, help="override the campaign's seed (a new seed needs a new run folder)")
+    add_campaign_arguments(p, seed_help="override the campaign's seed (a new seed needs a new run folder)")
     add_device_options(p)
     p.set_defaults(handler=_run)
 

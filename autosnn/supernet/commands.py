@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from autosnn.campaign import Campaign
-from autosnn.cli_args import add_device_options
+from autosnn.cli_args import add_campaign_arguments, add_device_options
 from autosnn.data import DataSplits, load_data
 from autosnn.device import select_device
 from autosnn.run_folder import RunFolder
@@ -25,9 +25,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Train the weight-entangled supernet of a campaign once, writing runs/NAME/supernet.pt after "
                     "every epoch. Running the same command again resumes where it stopped. Several GPUs: "
                     "torchrun --nproc_per_node=N -m autosnn.cli train-supernet CONFIG.yaml")
-    p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="campaign file (see configs/demo.yaml)")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/<campaign name>)")
-    p.add_argument("--seed", type=int, help="override the campaign's seed")
+    add_campaign_arguments(p)
     add_device_options(p)
     p.set_defaults(handler=_train)
 
