@@ -16,9 +16,9 @@ For a campaign (default ``configs/demo.yaml``: digits, the digits-tiny space), i
    always included (``autosnn.fitness.rank_fidelity.stratified_choice``);
 3. train each chosen subnet from scratch on its own, with TWO seeds and ONE recipe for
    all (``STANDALONE`` below: AdamW lr 2e-3, weight decay 0.06, 2 warm-up epochs then
-   cosine, label smoothing 0.1, batch 32, ``--standalone-epochs`` epochs; the seed sets
-   the initialisation and the batch order) -- the recipe of ``autosnn retrain
-   --from-scratch`` on the demo campaign;
+   cosine, label smoothing 0.1, batch 32, ``--standalone-epochs`` epochs, by default the
+   campaign's supernet epochs; the seed sets the initialisation and the batch order) --
+   the recipe of ``autosnn retrain --from-scratch`` on the demo campaign;
 4. report, for every recipe with and without BatchNorm recalibration, Kendall tau-b,
    Spearman rho and top-3 overlap of inherited validation accuracy vs the mean
    stand-alone validation accuracy, and the inherited-minus-stand-alone gap of every
@@ -34,7 +34,7 @@ cached under ``bench/.cache/rank_fidelity/`` (a killed run keeps them). Results:
 ``bench/results/rank_fidelity.json``.
 
     python bench/rank_fidelity.py [--config configs/demo.yaml] [--recipes uniform:epochs=60,sandwich_random=2 inplace]
-        [--k 12] [--standalone-epochs 20] [--seeds 0,1] [--pool 80] [--recal-batches 16]
+        [--k 12] [--standalone-epochs EPOCHS] [--seeds 0,1] [--pool 80] [--recal-batches 16]
         [--phase all|supernets] [--threads 1]
 
 A recipe is a preset name with optional overrides, e.g. ``inplace:epochs=40,distillation_temperature=2``.
@@ -253,7 +253,9 @@ def main() -> int:
     p.add_argument("--recipes", nargs="+", default=["uniform:epochs=60,sandwich_random=2", "inplace"],
                    help="recipes: PRESET[:key=value,...] each; the first is the reference of the stratified choice")
     p.add_argument("--k", type=int, default=12)
-    p.add_argument("--standalone-epochs", type=int, default=20)
+    p.add_argument("--standalone-epochs", type=int, default=None,
+                   help="epochs of every stand-alone training (default: the campaign's supernet epochs, what "
+                        "'autosnn retrain --from-scratch' trains)")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--pool", type=int, default=80)
     p.add_argument("--recal-batches", type=int, default=16,
@@ -273,6 +275,8 @@ def main() -> int:
 
     campaign = Campaign.from_yaml(args.config)
     space = campaign.resolve_space()
+    if args.standalone_epochs is None:
+        args.standalone_epochs = campaign.supernet.epochs
     data = campaign_data(campaign, space)
     recipes = [parse_recipe(s, campaign.supernet) for s in args.recipes]
     if not any(cfg == campaign.supernet for _, cfg in recipes):

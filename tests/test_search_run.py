@@ -37,8 +37,12 @@ def front_key(df: pd.DataFrame) -> list[tuple]:
 
 def test_nothing_evaluated_twice_and_table_schema(tmp_path):
     res, ev = run(tmp_path, generations=6)
-    calls = [i for call in ev.calls[1:] for i in call]     # calls[0]: the largest subnet (reference)
+    calls = [i for call in ev.calls for i in call]  # calls[0]: the extremes that set the box
+    space = campaign().resolve_space()
+    assert ev.calls[0] == [space.largest().id, space.smallest().id]
+    # the extremes seed the first population (seed_extremes) and are answered from memory
     assert len(calls) == len(set(calls)) == len(res.evaluations) == 8 * 6
+    assert set(calls) == set(res.evaluations["id"])
     df = pd.read_parquet(tmp_path / "run" / "evaluations.parquet")
     for col in ("id", "config", "genome", "generation", "accuracy", "energy_mj", "macs", "acs", "params",
                 "time_steps", "firing_rates", "f_aeb", "seconds", "worker", "status"):

@@ -18,7 +18,7 @@ from autosnn.atomic import write_text
 from autosnn.campaign import Campaign
 from autosnn.errors import ConfigError, RunDirError
 from autosnn.fitness.aeb import f_aeb
-from autosnn.fitness.result import Evaluator
+from autosnn.fitness.result import EvalResult, Evaluator
 from autosnn.run_folder import RunFolder
 from autosnn.search.algorithms import build_algorithm, objectives_of
 from autosnn.search.front import hypervolume, pareto_front
@@ -26,6 +26,7 @@ from autosnn.search.problem import SearchProblem
 from autosnn.search.state import GenerationState, SearchMeta, StateStore
 from autosnn.search.table import EvaluationTable
 from autosnn.search_spaces.space import SearchSpace
+from autosnn.search_spaces.subnet_config import SubnetConfig
 
 __all__ = ["Search", "SearchResult", "run_search", "HISTORY_COLUMNS", "REFERENCE_FACTOR"]
 
@@ -33,16 +34,38 @@ __all__ = ["Search", "SearchResult", "run_search", "HISTORY_COLUMNS", "REFERENCE
 REFERENCE_FACTOR = 1.1
 
 
-def extremes(evaluator: Evaluator, space: SearchSpace) -> tuple[float, float]:
-    """(energy of ``space.largest()``, objective of ``space.smallest()``), measured in one
-    evaluator call: F_AEB's default target and the hypervolume box of a run (see
-    :func:`autosnn.search.front.hypervolume`). Raises if the largest subnet failed; a
-    failed smallest subnet gives objective 0."""
-    largest, smallest = evaluator.evaluate([space.largest(), space.smallest()])
+def extremes(evaluator: Evaluator, space: SearchSpace) -> tuple[float, float, list[EvalResult]]:
+    """(energy of ``space.largest()``, objective of ``space.smallest()``, the two
+    results), measured in one evaluator call: F_AEB's default target and the hypervolume
+    box of a run (see :func:`autosnn.search.front.hypervolume`). Raises if the largest
+    subnet failed; a failed smallest subnet gives objective 0."""
+    results = evaluator.evaluate([space.largest(), space.smallest()])
+    largest, smallest = results
     if not largest.ok or not (np.isfinite(largest.energy_mj) and largest.energy_mj > 0):
         raise RuntimeError(f"could not measure the energy of the largest subnet: {largest.reason or largest.energy_mj}")
     floor = float(smallest.objective()) if smallest.ok and np.isfinite(smallest.objective()) else 0.0
-    return float(largest.energy_mj), min(floor, 0.99)
+    return float(largest.energy_mj), min(floor, 0.99), list(results)
+
+
+class _Remembering:
+    """An evaluator that answers the configs of ``known`` (results already measured,
+    e.g. the extremes that set a run's box) once from memory and sends the rest on: a
+    search whose first population is seeded with the extremes does not evaluate them
+    twice."""
+
+    def __init__(self, evaluator: Evaluator, known: list[EvalResult]) -> None:
+        self.evaluator = evaluator
+        self.known = {r.config.id: r for r in known}
+
+    def evaluate(self, configs: list[SubnetConfig]) -> list[EvalResult]:
+        out: dict[int, EvalResult] = {i: self.known.pop(c.id) for i, c in enumerate(configs) if c.id in self.known}
+        rest = [i for i in range(len(configs)) if i not in out]
+        if rest:
+            out.update(zip(rest, self.evaluator.evaluate([configs[i] for i in rest])))
+        return [out[i] for i in range(len(configs))]
+
+    def close(self) -> None:
+        self.evaluator.close()
 HISTORY_COLUMNS = ("generation", "evaluations", "new_evaluations", "hypervolume", "best_objective", "best_f_aeb",
                    "front_size")
 
@@ -98,6 +121,7 @@ class Search:
         self._reference_objective = reference_objective
         self.progress = progress
         self.log = log
+        self._known: list[EvalResult] = []  # results measured before the search (the extremes)
 
     # ------------------------------------------------------------------ setup
     def _meta(self) -> SearchMeta:
@@ -111,7 +135,7 @@ class Search:
             return meta
         largest, floor = self._reference_energy_mj, self._reference_objective
         if largest is None:
-            energy, measured_floor = extremes(self.evaluator, self.space)
+            energy, measured_floor, self._known = extremes(self.evaluator, self.space)
             largest = REFERENCE_FACTOR * energy
             floor = measured_floor if floor is None else floor
         target = self.campaign.fitness.aeb.target_mj or self._target_mj or largest / REFERENCE_FACTOR
@@ -164,7 +188,8 @@ class Search:
             raise ConfigError(f"generations must be >= 1, got {total}")
         meta = self._meta()
         algorithm, dedup = build_algorithm(self.space, cfg)
-        problem = SearchProblem(self.space, self.evaluator, self.table, cfg.constraints, self._f_aeb(meta),
+        evaluator = _Remembering(self.evaluator, self._known) if self._known else self.evaluator
+        problem = SearchProblem(self.space, evaluator, self.table, cfg.constraints, self._f_aeb(meta),
                                 objectives=objectives_of(cfg.algorithm))
         algorithm.setup(problem, termination=NoTermination(), seed=self.campaign.seed, verbose=False)
         state = self.store.latest()
