@@ -203,7 +203,8 @@ def main() -> int:
     exact_aeb = float(max(f_aeb(a, e, target, aeb.alpha, aeb.beta)
                           for a, e in zip(table["accuracy"], table["energy_mj"]) if np.isfinite(a)))
     print(f"{space.name}: {size} subnets, exact front {len(exact)} points, accuracy {exact.nadir[0]:.4f}..."
-          f"{exact.ideal[0]:.4f}, energy {exact.ideal[1]:.3e}...{exact.nadir[1]:.3e} mJ", flush=True)
+          f"{exact.ideal[0]:.4f}, energy {exact.ideal[1]:.3e}...{exact.nadir[1]:.3e} mJ; uniform sampling of 10 % "
+          f"is expected to reach {exact.expected_random_share(table, 0.1):.4f} of its hypervolume", flush=True)
     budgets = {f"{int(round(100 * b))}%": int(round(b * size)) for b in BUDGETS}
     biggest = max(budgets.values())
     algos = dict(ALGORITHMS, **(VARIANTS if args.variants else {}))
@@ -258,6 +259,7 @@ def main() -> int:
         "bench": "exact_front", "campaign": str(args.campaign.relative_to(ROOT)) if args.campaign.is_relative_to(ROOT)
         else str(args.campaign), "space": space.name, "space_size": size, "dataset": problem.campaign.data.name,
         "supernet_epochs": problem.campaign.supernet.epochs, "table": str(problem.table_path.relative_to(ROOT)), "synthetic": args.synthetic,
+        "expected_random_share": {f"{int(round(100 * b))}%": exact.expected_random_share(table, b) for b in BUDGETS},
         "exact_front": {"points": len(exact), "ideal": exact.ideal.tolist(), "nadir": exact.nadir.tolist(),
                         "rows": exact.front[["id", "accuracy", "energy_mj"]].to_dict("records")},
         "normalised_box": "f1 = (acc_ideal - acc) / (acc_ideal - acc_nadir), f2 = (E - E_ideal) / (E_nadir - E_ideal) "

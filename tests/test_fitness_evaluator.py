@@ -215,3 +215,19 @@ def test_event_frames_evaluate_like_the_same_image_repeated(space, data, superne
     assert as_frames.ok, as_frames.reason
     assert as_frames.accuracy == as_images.accuracy
     assert (as_frames.macs, as_frames.acs, as_frames.energy_mj) == (as_images.macs, as_images.acs, as_images.energy_mj)
+
+
+def test_printed_extremes_are_the_accuracies_the_search_uses(space, data, supernet, capsys):
+    from autosnn.supernet.commands import print_extremes
+
+    camp = Campaign.from_dict({"fitness": {"bn_recalibration_batches": 2}, "data": {"batch_size": 32}})
+    print_extremes(supernet, space, data, "cpu", camp)
+    printed = [float(line.split("validation accuracy ")[1].split()[0]) for line in capsys.readouterr().out.splitlines()]
+    ev = LocalEvaluator(supernet, data, batch_size=32, bn_recalibration_batches=2)
+    largest, smallest = ev.evaluate([space.largest(), space.smallest()])
+    assert printed == [pytest.approx(largest.accuracy, abs=1e-4), pytest.approx(smallest.accuracy, abs=1e-4)]
+    print_extremes(supernet, space, data, "cpu")  # no campaign: the stored statistics
+    plain = [float(line.split("validation accuracy ")[1]) for line in capsys.readouterr().out.splitlines()]
+    supernet.set_config(space.smallest())
+    assert plain[1] == pytest.approx(accuracy(supernet, data.loader("val", 256), "cpu"), abs=1e-4)
+    assert plain != printed  # recalibration moves them: the two calls printed different numbers

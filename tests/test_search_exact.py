@@ -94,6 +94,21 @@ def test_normalised_indicators_score_the_exact_front_as_perfect(small, tmp_path)
     assert exact.hv_share(front.iloc[:1]) < 0.2
 
 
+def test_expected_random_share_matches_sampling(small, tmp_path):
+    table = exact_table(small, SyntheticEvaluator(small), tmp_path / "t.parquet", progress=False, log=lambda m: None)
+    exact = ExactFront.of(table)
+    rng = np.random.default_rng(0)
+    for fraction in (0.05, 0.2):
+        sampled = np.mean([exact.hv_share(table[rng.random(len(table)) < fraction]) for _ in range(300)])
+        expected = exact.expected_random_share(table, fraction)
+        assert expected == pytest.approx(sampled, abs=0.01) and expected < 0.999
+    assert exact.expected_random_share(table, 1.0) == pytest.approx(1.0)
+    # more samples, more of the front: strictly increasing in the fraction
+    assert exact.expected_random_share(table, 0.05) < exact.expected_random_share(table, 0.2)
+    with pytest.raises(ValueError):
+        exact.expected_random_share(table, 0.0)
+
+
 def test_nsga2_finds_the_exact_front_at_a_fixed_budget(small, tmp_path):
     table = exact_table(small, SyntheticEvaluator(small), tmp_path / "t.parquet", progress=False, log=lambda m: None)
     exact = ExactFront.of(table)

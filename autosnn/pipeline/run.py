@@ -94,7 +94,7 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
     supernet = None
     if campaign.fitness.mode != "training-free":
         supernet = ensure_supernet(campaign, space, folder, data, dev, progress=progress)
-        print_extremes(supernet, space, data, dev)
+        print_extremes(supernet, space, data, dev, campaign)
     evaluator = build_evaluator(campaign, space, supernet, data, dev)
     try:  # the first call evaluates the extreme subnets for F_AEB's target and the hypervolume box
         result = Search(campaign, space, evaluator, folder.path, progress=progress).run()

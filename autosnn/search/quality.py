@@ -14,7 +14,10 @@ which every method covers; this one spends the whole box where the fronts differ
 
 * :meth:`ExactFront.hv_share` — a set's hypervolume over the exact front's (1.0: as good);
 * :meth:`ExactFront.igd_plus` — IGD+ (Ishibuchi et al. 2015) in the box (0: the exact front);
-* :meth:`ExactFront.share_found` — the fraction of the exact front's points in a set.
+* :meth:`ExactFront.share_found` — the fraction of the exact front's points in a set;
+* :meth:`ExactFront.expected_random_share` — what uniform sampling of a fraction of the
+  table reaches on average (how hard a candidate benchmark problem is, without running a
+  search).
 """
 
 from __future__ import annotations
@@ -94,6 +97,24 @@ class ExactFront:
         """IGD+ of the non-dominated rows of ``evaluations`` to the exact front (normalised box)."""
         P = self._points(pareto_front(evaluations))
         return float(self._igd(P)) if len(P) else float("inf")
+
+    def expected_random_share(self, table: pd.DataFrame, fraction: float, grid: int = 400) -> float:
+        """The expected hypervolume share of a uniform random sample of ``table`` (every
+        row kept with probability ``fraction``), over the exact hypervolume: a point z of
+        the box dominated by n(z) rows is dominated by the sample with probability
+        1 - (1 - fraction)^n(z). Integrated on a ``grid`` x ``grid`` lattice of the box
+        (numerator and denominator alike), so exact up to the lattice."""
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        P = self._points(table)
+        P = P[np.all(P < self.ref, axis=1)]
+        step = self.ref / grid
+        idx = np.clip(np.ceil(np.maximum(P, 0.0) / step).astype(int), 0, grid - 1)
+        counts = np.zeros((grid, grid))
+        np.add.at(counts, (idx[:, 0], idx[:, 1]), 1)
+        n = counts.cumsum(0).cumsum(1)  # n[i, j]: rows dominating the lattice point (i, j) * step
+        covered = n > 0
+        return float((1.0 - (1.0 - fraction) ** n[covered]).sum() / covered.sum()) if covered.any() else 0.0
 
     def share_found(self, evaluations: pd.DataFrame) -> float:
         """The fraction of the exact front's points (distinct (accuracy, energy) pairs)

@@ -13,6 +13,7 @@ from autosnn.data import DataSplits, load_data
 from autosnn.device import select_device
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
+from autosnn.supernet.recalibrate import bn_recalibrated, recalibration_batches
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import accuracy, load_supernet_checkpoint, train_supernet
 
@@ -63,18 +64,25 @@ def _train(args: argparse.Namespace) -> int:
         load_supernet_checkpoint(folder.supernet, space)
     folder.prepare(campaign)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
-    print_extremes(supernet, space, data, device)
+    print_extremes(supernet, space, data, device, campaign)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
         print(f"supernet: {folder.supernet}")
     return 0
 
 
-def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataSplits, device: torch.device) -> None:
+def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataSplits, device: torch.device,
+                   campaign: Campaign | None = None) -> None:
     """Print the validation accuracy of the space's largest and smallest subnets (on
-    torchrun's rank 0 only)."""
+    torchrun's rank 0 only), with the BatchNorm recalibration ``campaign``'s evaluator
+    uses (``fitness.bn_recalibration_batches``), so the numbers are the search's."""
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return
     val = data.loader("val", 256)
+    recal = campaign.fitness.bn_recalibration_batches if campaign is not None else 0
+    batches = recalibration_batches(data, campaign.data.batch_size, recal) if recal else []
+    note = f" (BatchNorm recalibrated on {recal} batches)" if recal else ""
     for label, cfg in (("largest", space.largest()), ("smallest", space.smallest())):
         supernet.set_config(cfg)
-        print(f"{label:<8} subnet {cfg}: validation accuracy {accuracy(supernet, val, device):.4f}")
+        with bn_recalibrated(supernet, batches, recal, device):
+            acc = accuracy(supernet, val, device)
+        print(f"{label:<8} subnet {cfg}: validation accuracy {acc:.4f}{note}")
