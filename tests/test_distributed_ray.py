@@ -91,7 +91,7 @@ def test_killed_worker_is_replaced_and_candidate_retried(local_ray, setting):
         t0 = time.perf_counter()
         got = ev.evaluate(configs)
         killer.join()
-        assert time.perf_counter() - t0 < 30
+        assert time.perf_counter() - t0 < 300  # liveness only (a lost candidate waits forever); 38 s seen on a loaded machine
         assert ev.restarts == 1
         new_pid = ray.get(ev.actor(0).pid.remote())
     finally:
@@ -176,7 +176,7 @@ def test_hung_candidates_are_cancelled_retried_then_failed(local_ray, setting, t
         again = ev.evaluate(configs[:2])                           # the pool still works afterwards
     finally:
         ev.close()
-    assert 3.0 <= waited < 60                                       # 1.5 s timeouts, not the hour it sleeps
+    assert 3.0 <= waited < 600                                      # 1.5 s timeouts, not the hour it sleeps
     assert [r.status for r in got] == ["ok", "ok", "failed", "ok", "ok"]
     assert (tmp_path / once.id).is_file()                          # `once` did hang, then succeeded on retry
     assert got[2].config == stuck and np.isnan(got[2].accuracy)
