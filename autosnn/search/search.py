@@ -66,6 +66,8 @@ class _Remembering:
 
     def close(self) -> None:
         self.evaluator.close()
+
+
 HISTORY_COLUMNS = ("generation", "evaluations", "new_evaluations", "hypervolume", "best_objective", "best_f_aeb",
                    "front_size")
 
