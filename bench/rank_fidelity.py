@@ -6,10 +6,10 @@ For a campaign (default ``configs/demo.yaml``: digits, the digits-tiny space), i
    section; presets: ``uniform`` = uniform sampling, no distillation (the old demo
    recipe); ``sandwich`` = largest + smallest + 1 random per step, no distillation;
    ``inplace`` = the same sandwich with in-place distillation. Default
-   ``uniform:epochs=60,sandwich_random=2 inplace``: the old demo recipe (60 epochs) vs
-   the demo's recipe now (40 epochs of sandwich + in-place distillation, about the same
-   compute: a sandwich step runs three subnets). The campaign's own recipe is added
-   when it is none of those;
+   ``uniform:epochs=60,sandwich_random=2 inplace:epochs=40,sandwich_random=1``: 60
+   epochs of uniform sampling (the demo's recipe) vs 40 epochs of sandwich + in-place
+   distillation (BigNAS; about the same compute: a sandwich step runs three subnets).
+   The campaign's own recipe is added when it is none of those;
 2. choose K subnets stratified over energy and inherited accuracy (of the FIRST
    recipe's supernet, the baseline, without recalibration): farthest-point sampling in
    rank space over a seeded pool of random subnets, the space's largest and smallest
@@ -33,7 +33,7 @@ short. Resumable: supernets, the pool's evaluation and every stand-alone trainin
 cached under ``bench/.cache/rank_fidelity/`` (a killed run keeps them). Results:
 ``bench/results/rank_fidelity.json``.
 
-    python bench/rank_fidelity.py [--config configs/demo.yaml] [--recipes uniform:epochs=60,sandwich_random=2 inplace]
+    python bench/rank_fidelity.py [--config configs/demo.yaml] [--recipes uniform:epochs=60,sandwich_random=2 inplace:epochs=40,sandwich_random=1]
         [--k 12] [--standalone-epochs EPOCHS] [--seeds 0,1] [--pool 80] [--recal-batches 16]
         [--phase all|supernets] [--threads 1]
 
@@ -250,7 +250,8 @@ def row(label: str, recal: int, inh: list[float], stand: np.ndarray, smallest: i
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=ROOT.parent / "configs" / "demo.yaml")
-    p.add_argument("--recipes", nargs="+", default=["uniform:epochs=60,sandwich_random=2", "inplace"],
+    p.add_argument("--recipes", nargs="+",
+                   default=["uniform:epochs=60,sandwich_random=2", "inplace:epochs=40,sandwich_random=1"],
                    help="recipes: PRESET[:key=value,...] each; the first is the reference of the stratified choice")
     p.add_argument("--k", type=int, default=12)
     p.add_argument("--standalone-epochs", type=int, default=None,
