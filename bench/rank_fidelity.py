@@ -3,7 +3,7 @@
 For a campaign (default ``configs/demo.yaml``: digits, the digits-tiny space), in one run:
 
 1. train one supernet per recipe, every other setting from the campaign's ``supernet``
-   section; presets: ``uniform`` = uniform sampling, no distillation (the old demo
+   section; presets: ``uniform`` = uniform sampling, no distillation (the demo's
    recipe); ``sandwich`` = largest + smallest + 1 random per step, no distillation;
    ``inplace`` = the same sandwich with in-place distillation. Default
    ``uniform:epochs=60,sandwich_random=2 inplace:epochs=40,sandwich_random=1``: 60
