@@ -274,8 +274,12 @@ class SearchSpace:
 
     @property
     def n_choices(self) -> np.ndarray:
-        """Number of choices of every gene, shape ``[n_genes]``."""
-        return np.array([len(self.choices[self.gene_field(i)]) for i in range(self.n_genes)], dtype=np.int64)
+        """Number of choices of every gene, shape ``[n_genes]`` (computed once; read-only)."""
+        if "_n_choices" not in self.__dict__:  # frozen dataclass: not a field, not compared
+            n = np.array([len(self.choices[self.gene_field(i)]) for i in range(self.n_genes)], dtype=np.int64)
+            n.flags.writeable = False
+            self.__dict__["_n_choices"] = n
+        return self.__dict__["_n_choices"]
 
     def genes_of(self, *fields: str) -> np.ndarray:
         """Indices of the genes of the given dimensions (e.g. ``genes_of('tau')``), computed
