@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 
 import numpy as np
 import pytest
@@ -15,10 +16,11 @@ from spikingjelly.activation_based.op_counter import LemaireEnergyCostConfig, Si
 
 from conftest import excited_supernet, run_cli
 
-from autosnn.campaign import Campaign
+from autosnn.campaign import Campaign, EnergyConfig
 from autosnn.errors import ConfigError
 from autosnn.fitness import EnergyCosts, EnergyMeter, LemaireCosts, SimpleCosts, measure_energy
 from autosnn.fitness.energy import energy_model_from_config, resolve_energy_model
+from autosnn.fitness.energy_models import ENERGY_MODELS
 from autosnn.fitness.sj_reference import excite, spikingjelly_energy
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import SpikformerSupernet
@@ -197,6 +199,10 @@ def test_campaign_chooses_the_model_and_validates_its_costs():
     assert energy_model_from_config(c.fitness.energy) == LemaireCosts(e_mul_pj=2.0)
     default = Campaign.from_dict({})
     assert default.fitness.energy.model == "sops" and energy_model_from_config(default.fitness.energy) == EnergyCosts()
+    # the names a campaign accepts are the names every command knows, with the same default costs
+    assert typing.get_args(typing.get_type_hints(EnergyConfig)["model"]) == ENERGY_MODELS
+    for name in ENERGY_MODELS:
+        assert energy_model_from_config(EnergyConfig(model=name)) == resolve_energy_model(name)
     resolved = Campaign.from_dict(json.loads(json.dumps(c.to_dict())))  # every default written out round-trips
     assert resolved == c
     for bad, where in (({"model": "horowitz"}, "fitness.energy.model"),

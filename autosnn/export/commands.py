@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from autosnn.errors import UserError
+from autosnn.fitness.energy_models import ENERGY_MODELS
 from autosnn.cli_args import add_device_options, number, positive_int
 
 __all__ = ["add_commands"]
@@ -31,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("export_dir", type=Path, metavar="EXPORT_DIR")
     p.add_argument("--split", choices=("val", "test"), default="val")
     p.add_argument("--retrained", action="store_true", help="the weights written by 'autosnn retrain'")
-    p.add_argument("--energy-model", choices=("sops", "simple", "lemaire"), default=None,
+    p.add_argument("--energy-model", choices=ENERGY_MODELS, default=None,
                    help="price the pass under this energy model (default: the campaign's fitness.energy.model)")
     add_device_options(p, progress=False)
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -48,12 +48,13 @@ def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
     energy model, or under ``energy_model`` (sops | simple | lemaire, with the campaign's
     costs for that model) when given."""
     from autosnn.fitness.energy import energy_model_from_config
+    from autosnn.fitness.energy_models import ENERGY_MODELS
     from autosnn.fitness.evaluator import accuracy_and_energy
 
     section = campaign.fitness.energy
     if energy_model is not None:
-        if energy_model not in ("sops", "simple", "lemaire"):
-            raise ConfigError(f"energy model must be one of ['sops', 'simple', 'lemaire'], got {energy_model!r}")
+        if energy_model not in ENERGY_MODELS:
+            raise ConfigError(f"energy model must be one of {list(ENERGY_MODELS)}, got {energy_model!r}")
         section = dataclasses.replace(section, model=energy_model)
     costs = energy_model_from_config(section)
     correct, total, report = accuracy_and_energy(model, loader, device, costs, max_batches, check_finite=False)
