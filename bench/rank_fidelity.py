@@ -338,8 +338,9 @@ def main() -> int:
     tau_needed = TAU_GOAL if ceiling["kendall_tau"] >= CEILING_LIMIT else min(TAU_GOAL, CEILING_FRACTION * ceiling["kendall_tau"])
     ok = judged["kendall_tau"] >= tau_needed and abs(judged["smallest_gap"]) <= SMALLEST_GAP
 
+    over_pairs = " (mean over seed pairs)" if len(pairs) > 1 else ""
     print(f"\n{len(configs)} subnets, stand-alone {args.standalone_epochs} epochs x {len(seeds)} seeds; "
-          f"seed-to-seed ceiling{' (mean over seed pairs)' if len(pairs) > 1 else ''}: tau {ceiling['kendall_tau']:.3f}, rho {ceiling['spearman_rho']:.3f}, "
+          f"seed-to-seed ceiling{over_pairs}: tau {ceiling['kendall_tau']:.3f}, rho {ceiling['spearman_rho']:.3f}, "
           f"top-3 {ceiling['top_overlap']:.2f}")
     print(f"training-free proxy vs stand-alone: tau {training_free['kendall_tau']:.3f}, "
           f"rho {training_free['spearman_rho']:.3f}, top-3 {training_free['top_overlap']:.2f}")

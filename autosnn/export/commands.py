@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from autosnn.errors import UserError
-from autosnn.fitness.energy_models import ENERGY_MODELS
 from autosnn.cli_args import add_device_options, number, positive_int
+from autosnn.fitness.energy_models import ENERGY_MODELS
 
 __all__ = ["add_commands"]
 
