@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from autosnn.yaml_file import read_yaml
 __all__ = [
     "Campaign", "DataConfig", "SupernetTrainingConfig", "EnergyConfig", "SimpleEnergyConfig", "LemaireEnergyConfig",
     "AEBConfig", "FitnessConfig", "OperatorConfig", "ConstraintsConfig", "SearchConfig", "EvaluatorConfig", "ExportConfig",
-    "Range", "ranged", "matching", "validate",
+    "Range", "ranged", "matching", "validate", "Precision",
 ]
 
 
@@ -88,6 +89,9 @@ def matching(default: str, pattern: str, what: str) -> Any:
 
 _PROB = {"ge": 0.0, "le": 1.0}
 
+#: ``supernet.precision``: the mixed precision of training (``autosnn.device.autocast_dtype``).
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+
 
 @dataclass
 class DataConfig:
@@ -109,7 +113,27 @@ class SupernetTrainingConfig:
     distillation: Literal["none", "inplace"] = "none"  # inplace: the largest teaches the others (BigNAS)
     distillation_temperature: float = ranged(1.0, gt=0)
     grad_clip: float = ranged(5.0, gt=0)
-    amp: bool = True                       # used only on CUDA
+    # auto: bf16 on a CUDA GPU that supports it, else fp16 with loss scaling; fp32 on the CPU.
+    # bf16: bf16 autocast (the CPU's opt-in); fp16: fp16 + GradScaler, CUDA only; fp32: no autocast.
+    precision: Precision = "auto"
+
+    @staticmethod
+    def _migrate(data: Mapping[str, Any], source: str, prefix: str) -> Mapping[str, Any]:
+        """Read the old ``amp: true|false`` as ``precision: auto|fp32`` (the same training:
+        amp applied on CUDA only), with a one-line note."""
+        if "amp" not in data:
+            return data
+        if "precision" in data:
+            raise ConfigError(f"{source}: give {prefix}precision only ({prefix}amp is its old form)")
+        data = dict(data)
+        amp = data.pop("amp")
+        if not isinstance(amp, bool):
+            raise ConfigError(f"{source}: {prefix}amp must be true or false, got {_short(amp)} "
+                              f"(it is the old form of {prefix}precision: auto | fp32 | bf16 | fp16)")
+        data["precision"] = "auto" if amp else "fp32"
+        print(f"note: {source}: {prefix}amp: {str(amp).lower()} is read as {prefix}precision: {data['precision']} "
+              "(amp is the old form of that setting)", file=sys.stderr)
+        return data
 
 
 @dataclass
@@ -304,6 +328,9 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     section = prefix[:-1] or "the file"
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: {section} must be a mapping (key: value lines), got {_short(data)}")
+    migrate = getattr(cls, "_migrate", None)
+    if migrate is not None:
+        data = migrate(data, source, prefix)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in data if k not in names]

@@ -1,5 +1,7 @@
 """Safe checkpoints: ``torch.save`` written atomically, loaded with ``weights_only=True``
-(no arbitrary unpickling); a corrupt, unsafe or foreign file is a ``CheckpointError``."""
+(no arbitrary unpickling) and always onto the CPU (a checkpoint written on a GPU loads on
+a machine without one; callers place what they load); a corrupt, unsafe or foreign file
+is a ``CheckpointError``."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ def save_checkpoint(obj: dict[str, Any], path: str | Path) -> Path:
     return write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | Path, *, kind: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint saved by :func:`save_checkpoint` whose ``kind`` field matches."""
+def load_checkpoint(path: str | Path, *, kind: str) -> dict[str, Any]:
+    """Load a checkpoint saved by :func:`save_checkpoint` whose ``kind`` field matches,
+    every tensor on the CPU."""
     path = Path(path)
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint not found: {path}") from None
     except pickle.UnpicklingError as exc:

@@ -1,15 +1,18 @@
 """Device selection: CUDA when present (spikingjelly then picks its CUDA neuron kernels
-by itself), else the CPU."""
+by itself), else the CPU; and the mixed precision a campaign's ``supernet.precision``
+means on that device."""
 
 from __future__ import annotations
 
 import os
+import typing
 
 import torch
 
+from autosnn.campaign import Precision
 from autosnn.errors import ConfigError
 
-__all__ = ["select_device", "autocast"]
+__all__ = ["select_device", "autocast", "autocast_dtype", "evaluation_precision", "PRECISIONS"]
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -31,9 +34,43 @@ def select_device(preference: str = "auto") -> torch.device:
     return device
 
 
-def autocast(device: torch.device, enabled: bool = True):
-    """Mixed precision on CUDA (bf16 where supported, else fp16); a no-op on the CPU."""
-    if device.type != "cuda" or not enabled:
-        return torch.autocast("cpu", enabled=False)
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+#: ``supernet.precision``'s choices (see :func:`autocast_dtype`).
+PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
+
+
+def autocast_dtype(device: torch.device, precision: str = "fp32") -> torch.dtype | None:
+    """The autocast dtype ``precision`` means on ``device`` (``None``: plain fp32).
+
+    ``auto``: on CUDA bf16 where the GPU supports it, else fp16 (with loss scaling); on
+    the CPU fp32. ``fp32``: no autocast. ``bf16``: bf16 autocast, on the CPU too (opt-in).
+    ``fp16``: fp16 autocast with loss scaling, CUDA only; refused on the CPU with one line.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"supernet.precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError(f"supernet.precision: fp16 needs a CUDA device (fp16 with loss scaling), not {device}; "
+                          "use bf16 or fp32 on the CPU")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"supernet.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; "
+                          "use fp16 or auto")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def evaluation_precision(precision: str) -> str:
+    """The precision evaluations run at: ``auto`` evaluates in fp32 everywhere (so a
+    subnet's accuracy and energy do not depend on the GPU a run had); an explicit
+    ``bf16`` or ``fp16`` is honoured."""
+    return "fp32" if precision == "auto" else precision
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """The autocast context of ``precision`` on ``device`` (:func:`autocast_dtype`); a
+    disabled one for fp32."""
+    dtype = autocast_dtype(device, precision)
+    if dtype is None:
+        return torch.autocast(device.type if device.type in ("cpu", "cuda") else "cpu", enabled=False)
+    return torch.autocast(device.type, dtype=dtype)

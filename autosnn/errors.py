@@ -28,3 +28,8 @@ class CheckpointError(UserError):
 
 class RunDirError(UserError):
     """A run folder belongs to another campaign or is damaged."""
+
+
+class TrainingDivergedError(UserError):
+    """Training stopped on a non-finite loss (at once without loss scaling; under fp16
+    loss scaling when every step of an epoch had one); the message names the epoch."""

@@ -118,7 +118,7 @@ def build_tiny_run(root: Path) -> Path:
     from autosnn.supernet.training import train_supernet
 
     campaign = Campaign(name="tiny", seed=0, space="digits-tiny", data=DataConfig(batch_size=32),
-                        supernet=SupernetTrainingConfig(epochs=3, warmup_epochs=0, amp=False, lr=3e-3),
+                        supernet=SupernetTrainingConfig(epochs=3, warmup_epochs=0, precision="fp32", lr=3e-3),
                         search=SearchConfig(population=4, generations=3))
     folder = RunFolder(root)
     folder.prepare(campaign)

@@ -35,7 +35,7 @@ def test_config_loads_resolves_its_space_and_fits_its_data(path):
     assert Campaign.from_dict(yaml.safe_load(campaign.to_yaml())) == campaign   # the resolved file reads back
     if campaign.data.name in ("cifar10", "cifar100", "cifar10-dvs", "dvs128-gesture"):  # GPU-ready
         assert campaign.evaluator.kind == "ray" and campaign.evaluator.gpus_per_worker > 0
-        assert campaign.evaluator.timeout_s is not None and campaign.supernet.amp
+        assert campaign.evaluator.timeout_s is not None and campaign.supernet.precision == "auto"
         assert campaign.supernet.epochs >= 100 and campaign.search.population >= 50
 
 

@@ -116,7 +116,7 @@ def test_evaluator_and_training_use_the_subnets_own_frames(gesture, monkeypatch)
     assert stem_macs(r4) == pytest.approx(2 * stem_macs(r2), rel=1e-6)
 
     seen.clear()
-    cfg = SupernetTrainingConfig(epochs=1, warmup_epochs=0, amp=False, sampling="sandwich")
+    cfg = SupernetTrainingConfig(epochs=1, warmup_epochs=0, precision="fp32", sampling="sandwich")
     train_supernet(space, gesture, cfg, batch_size=16, seed=0, checkpoint=None, device=torch.device("cpu"),
                    progress=False, log=lambda s: None)
     assert len(seen) == 8                                  # 2 steps x (largest, smallest, 2 sampled)

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from autosnn.campaign import Campaign
+from autosnn.device import autocast, evaluation_precision
 from autosnn.errors import CheckpointError, ConfigError
 from autosnn.export.files import export_space, load_subnet, read_export
 
@@ -46,7 +47,8 @@ def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
     """Accuracy over ``loader`` and, from the same forward passes, energy per sample
     (mJ, all T steps), MACs and ACs (the evaluator's own measurement) under the campaign's
     energy model, or under ``energy_model`` (sops | simple | lemaire, with the campaign's
-    costs for that model) when given."""
+    costs for that model) when given; at the campaign's evaluation precision
+    (:func:`autosnn.device.evaluation_precision`), as the search measured it."""
     from autosnn.fitness.energy import energy_model_from_config
     from autosnn.fitness.energy_models import ENERGY_MODELS
     from autosnn.fitness.evaluator import accuracy_and_energy
@@ -57,7 +59,8 @@ def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
             raise ConfigError(f"energy model must be one of {list(ENERGY_MODELS)}, got {energy_model!r}")
         section = dataclasses.replace(section, model=energy_model)
     costs = energy_model_from_config(section)
-    correct, total, report = accuracy_and_energy(model, loader, device, costs, max_batches, check_finite=False)
+    with autocast(device, evaluation_precision(campaign.supernet.precision)):
+        correct, total, report = accuracy_and_energy(model, loader, device, costs, max_batches, check_finite=False)
     out: dict[str, Any] = {"accuracy": correct / max(1, total), "samples": total,
                            "energy_mj": None, "macs": None, "acs": None,
                            "energy_model": costs.name, "energy_params": costs.params()}

@@ -50,7 +50,7 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import neuron
 
-from autosnn.fitness.energy_models import ENERGY_MODELS, LemaireCosts, LemaireTally, SimpleCosts, SimpleTally
+from autosnn.fitness.energy_models import ENERGY_MODELS, LemaireCosts, LemaireTally, SimpleCosts, SimpleTally, count_sum
 from autosnn.supernet.layers import EncoderBlock, PatchStem, QKAttention, SpikeAttention, SwitchableAttention
 
 __all__ = ["EnergyCosts", "LayerEnergy", "EnergyReport", "EnergyMeter", "measure_energy", "PJ_PER_MJ",
@@ -301,13 +301,13 @@ def _conv_counts(module: nn.Module, x: torch.Tensor, y: torch.Tensor, binary, nn
         return full, 0.0, 0.0
     if all(k == 1 for k in ks) and all(s == 1 for s in st) and all(p == 0 for p in pd):
         if nnz is None:
-            nnz = x.sum()  # = spikes, since x is binary (summing is far faster than count_nonzero)
+            nnz = count_sum(x)  # = spikes, since x is binary (summing is far faster than count_nonzero)
         acs = _f64(nnz) * cout
     else:  # spikes per input position (and group), weighted by how many outputs read it
         if g == 1:
-            s = x.reshape(B * cin, -1).sum(0).to(torch.float64).view(1, *x.shape[2:])  # [1, *S]
+            s = count_sum(x.reshape(B * cin, -1), 0).to(torch.float64).view(1, *x.shape[2:])  # [1, *S]
         else:
-            s = x.reshape(B, g, cin // g, *x.shape[2:]).sum(dim=(0, 2)).to(torch.float64)  # [g, *S]
+            s = count_sum(x.reshape(B, g, cin // g, *x.shape[2:]), (0, 2)).to(torch.float64)  # [g, *S]
         if nnz is None:
             nnz = s.sum()
         cover = _coverage_map(tuple(x.shape[2:]), tuple(y.shape[2:]), ks, st, pd, dl, x.device)
@@ -324,7 +324,7 @@ def _linear_counts(x: torch.Tensor, y: torch.Tensor, binary, nnz):
     if binary is False:
         return full, 0.0, 0.0
     if nnz is None:
-        nnz = x.sum()  # = spikes, since x is binary (summing is far faster than count_nonzero)
+        nnz = count_sum(x)  # = spikes, since x is binary (summing is far faster than count_nonzero)
     acs = _f64(nnz) * fout
     if binary is True:
         return 0.0, acs, nnz
@@ -345,8 +345,8 @@ def _matmul_counts(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None, a
         return (a.sum(-2, dtype=torch.float64) * b.sum(-1, dtype=torch.float64)).sum()
 
     acs = _where(a_binary,
-                 lambda: _where(b_binary, both, lambda: _f64(a.sum()) * n),
-                 lambda: _where(b_binary, lambda: _f64(b.sum()) * m, lambda: 0.0))
+                 lambda: _where(b_binary, both, lambda: _f64(count_sum(a)) * n),
+                 lambda: _where(b_binary, lambda: _f64(count_sum(b)) * m, lambda: 0.0))
     macs = _where(a_binary, lambda: 0.0, lambda: _where(b_binary, lambda: 0.0, lambda: full))
     return macs, acs
 
@@ -490,7 +490,7 @@ class EnergyMeter:
                 if both is False:
                     self._tally.residual(name, False, 0.0, output.numel())
                     return
-                nnz = _f64(x.sum() if nx is None else nx) + _f64(output.sum() if ny is None else ny)
+                nnz = _f64(count_sum(x) if nx is None else nx) + _f64(count_sum(output) if ny is None else ny)
                 self._tally.residual(name, both, nnz, output.numel())
         return hook
 
@@ -580,7 +580,7 @@ class EnergyMeter:
                     self._add(name, [macs, acs, nnz * b, b * numel, b, 1])
                 if self._tally is not None:
                     if kind != "attention" and nnz is None and binary is not False:
-                        nnz = x.sum()
+                        nnz = count_sum(x)
                     self._tally.synaptic(name, kind, module, None if kind == "attention" else args[0], output,
                                          binary, nnz, macs, acs, self._batch)
         return hook
@@ -589,11 +589,13 @@ class EnergyMeter:
         """(macs, acs, spikes, binary) of ``(v @ k^T) @ q``, matmul by matmul."""
         (bq, _), (bk, _), (bv, _) = self._input(q), self._input(k), self._input(v)
         kt = k.transpose(-2, -1)
+        if v.dtype in (torch.bfloat16, torch.float16):                  # autocast: count coincidences exactly
+            v, kt = v.float(), kt.float()
         a = v @ kt                                                      # [.., d, d]
         binary = _and(bq, bk, bv)
         if binary is True:  # the usual case: q, k, v are views of a neuron's output
-            sq = q.sum()
-            spikes = _f64(sq + k.sum() + v.sum())
+            sq = count_sum(q)
+            spikes = _f64(sq + count_sum(k) + count_sum(v))
             acs1 = a.sum(dtype=torch.float64)                           # spike x spike: coincidences
             if self.sync_free:
                 a_binary = a.amax() <= 1                                # a holds counts >= 0
@@ -606,7 +608,7 @@ class EnergyMeter:
             return 0.0, acs1 + acs2, spikes, True
         m1, a1 = _matmul_counts(v, kt, a, bv, bk)
         m2, a2 = _matmul_counts(a, q, None, _binary_check(a, self.sync_free), bq)
-        spikes = _where(binary, lambda: _f64(q.sum() + k.sum() + v.sum()), lambda: 0.0)
+        spikes = _where(binary, lambda: _f64(count_sum(q) + count_sum(k) + count_sum(v)), lambda: 0.0)
         return _f64(m1) + _f64(m2), _f64(a1) + _f64(a2), spikes, binary
 
     def _neuron_hook(self, name: str, binary_by_construction: bool):
@@ -615,7 +617,7 @@ class EnergyMeter:
                 return
             with torch.no_grad():
                 # spikes: the sum, for binary outputs (count_nonzero is ~100x slower on the CPU)
-                nnz = output.sum() if binary_by_construction else output.count_nonzero()
+                nnz = count_sum(output) if binary_by_construction else output.count_nonzero()
                 row = self._spk.setdefault(name, [0, 0])
                 row[0] = row[0] + nnz
                 row[1] += output.numel()

@@ -186,6 +186,14 @@ class LemaireCosts:
 
 
 # ---------------------------------------------------------------- helpers
+def count_sum(x: torch.Tensor, dim: int | tuple[int, ...] | None = None) -> torch.Tensor:
+    """``x.sum(dim)`` of spikes (or other counts), exact under autocast: a bf16 / fp16
+    tensor is summed into float32 (its own dtype holds integers exactly only up to 256 /
+    2048); any other dtype is summed as it is."""
+    dtype = torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else None
+    return x.sum(dtype=dtype) if dim is None else x.sum(dim, dtype=dtype)
+
+
 def _f64(v: Any) -> Any:
     return v.to(torch.float64) if torch.is_tensor(v) else float(v)
 
@@ -294,9 +302,9 @@ class SimpleTally:
             xs, ys = x.reshape(steps, n, -1), y.reshape(steps, n, -1)
             # Every saving needs a sample drained at t = 0; on the CPU, look at t = 0 first
             # (BatchNorm-fed neurons never drain, so the whole check is skipped for them).
-            if self.sync_free or bool((xs[0].ne(0).sum(-1) == ys[0].sum(-1)).any()):
+            if self.sync_free or bool((xs[0].ne(0).sum(-1) == count_sum(ys[0], -1)).any()):
                 nz_x = xs.ne(0).sum(-1)                                              # [T, N]
-                drained = (nz_x == ys.sum(-1)).to(nz_x.dtype)  # with v = 0: no potential left after the step
+                drained = (nz_x == count_sum(ys, -1)).to(nz_x.dtype)  # with v = 0: no potential left after the step
                 zero_v = torch.cat([torch.ones_like(drained[:1]), drained[:-1]]).cumprod(0)  # v = 0 entering t
                 free = (zero_v * (drained + 2 * (nz_x == 0))).sum()
                 acs = acs - free * (x.numel() // (steps * n))

@@ -21,6 +21,7 @@ import torch.nn as nn
 from spikingjelly.activation_based import functional
 
 from autosnn.data.splits import DataSplits, to_device
+from autosnn.device import autocast, autocast_dtype, evaluation_precision
 from autosnn.fitness.energy import EnergyCosts, EnergyMeter, EnergyModel, EnergyReport, energy_model_from_config
 from autosnn.fitness.result import EvalResult, Evaluator, InProcessEvaluator
 from autosnn.search_spaces.space import SearchSpace
@@ -52,14 +53,16 @@ class LocalEvaluator(InProcessEvaluator):
     ``batch_size``: validation (and recalibration) batch size; ``bn_recalibration_batches``:
     training batches to re-estimate BatchNorm statistics on before each evaluation (0: use
     the supernet's shared statistics); ``max_val_batches``: evaluate on the first that many
-    validation batches only (``None``: all). Deterministic: the same config on the same
+    validation batches only (``None``: all); ``precision``: the autocast of the whole
+    evaluation, recalibration included (``fp32``: none; ``bf16`` on the CPU too; see
+    :func:`autosnn.device.autocast_dtype`). Deterministic: the same config on the same
     supernet gives the same result. A candidate that raises or gives non-finite outputs
     becomes ``EvalResult.failed``; the others are unaffected.
     """
 
     def __init__(self, supernet: SpikformerSupernet, data: DataSplits, *, costs: EnergyModel = EnergyCosts(),
                  batch_size: int = 256, device: torch.device | str = "cpu", bn_recalibration_batches: int = 0,
-                 max_val_batches: int | None = None, worker: str = "local") -> None:
+                 max_val_batches: int | None = None, worker: str = "local", precision: str = "fp32") -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         if bn_recalibration_batches < 0:
@@ -71,6 +74,8 @@ class LocalEvaluator(InProcessEvaluator):
         self.bn_recalibration_batches = bn_recalibration_batches
         self.max_val_batches = max_val_batches
         self.worker = worker
+        self.precision = precision
+        autocast_dtype(self.device, precision)   # refuse what cannot run here (fp16 on the CPU) at once
 
     # ------------------------------------------------------------- one candidate
     def evaluate_one(self, config: SubnetConfig) -> EvalResult:
@@ -96,7 +101,8 @@ class LocalEvaluator(InProcessEvaluator):
         net.eval()
         data = self.data.for_time_steps(config.time_steps)   # event data: frames integrated at its own T
         batches = recalibration_batches(data, self.batch_size, self.bn_recalibration_batches)
-        with bn_recalibrated(net, batches, self.bn_recalibration_batches, self.device):
+        with autocast(self.device, self.precision), bn_recalibrated(net, batches, self.bn_recalibration_batches,
+                                                                        self.device):
             correct, seen, report = accuracy_and_energy(net, data.loader("val", self.batch_size), self.device,
                                                         self.costs, self.max_val_batches)
         if seen == 0:
@@ -148,7 +154,8 @@ def build_local_evaluator(campaign: Any, space: SearchSpace, supernet: Spikforme
         raise ValueError("fitness.mode 'supernet' needs a trained supernet")
     return LocalEvaluator(supernet, data, costs=costs, batch_size=campaign.data.batch_size, device=device,
                           bn_recalibration_batches=fitness.bn_recalibration_batches,
-                          max_val_batches=fitness.max_val_batches)
+                          max_val_batches=fitness.max_val_batches,
+                          precision=evaluation_precision(campaign.supernet.precision))
 
 
 def default_target_mj(evaluator: Evaluator, space: SearchSpace) -> float:

@@ -10,7 +10,7 @@ import torch
 from autosnn.campaign import Campaign
 from autosnn.cli_args import add_campaign_arguments, add_device_options
 from autosnn.data import DataSplits, load_data
-from autosnn.device import select_device
+from autosnn.device import autocast, autocast_dtype, evaluation_precision, select_device
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.recalibrate import bn_recalibrated, recalibration_batches
@@ -57,6 +57,7 @@ def _train(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.config, args.seed)
     space = campaign.resolve_space()
     device = select_device(args.device)
+    autocast_dtype(device, campaign.supernet.precision)   # fp16 on the CPU: refused before anything is written
     data = campaign_data(campaign, space)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
     folder.check(campaign)
@@ -74,15 +75,17 @@ def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataS
                    campaign: Campaign | None = None) -> None:
     """Print the validation accuracy of the space's largest and smallest subnets (on
     torchrun's rank 0 only), with the BatchNorm recalibration ``campaign``'s evaluator
-    uses (``fitness.bn_recalibration_batches``), so the numbers are the search's."""
+    uses (``fitness.bn_recalibration_batches``) and at the evaluations' precision, so the
+    numbers are the search's."""
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return
     val = data.loader("val", 256)
     recal = campaign.fitness.bn_recalibration_batches if campaign is not None else 0
+    precision = evaluation_precision(campaign.supernet.precision) if campaign is not None else "fp32"
     batches = recalibration_batches(data, campaign.data.batch_size, recal) if recal else []
     note = f" (BatchNorm recalibrated on {recal} batches)" if recal else ""
     for label, cfg in (("largest", space.largest()), ("smallest", space.smallest())):
         supernet.set_config(cfg)
-        with bn_recalibrated(supernet, batches, recal, device):
-            acc = accuracy(supernet, val, device)
+        with autocast(device, precision), bn_recalibrated(supernet, batches, recal, device):
+            acc = accuracy(supernet, val, device, precision=precision)
         print(f"{label:<8} subnet {cfg}: validation accuracy {acc:.4f}{note}")

@@ -1,12 +1,18 @@
 """Training: the one-shot supernet (per-step subnet sampling) and plain models (retraining).
 
 Recipe (DESIGN.md): AdamW, cosine schedule with linear warm-up (per step), label
-smoothing, gradient clipping, AMP on CUDA. With ``distillation: inplace`` (BigNAS) the
+smoothing, gradient clipping, mixed precision as ``supernet.precision`` says
+(:func:`autosnn.device.autocast_dtype`: by default bf16 or fp16 on CUDA, fp32 on the CPU).
+Under fp16 the GradScaler skips a step whose loss or gradients are not finite, and
+training stops (:class:`~autosnn.errors.TrainingDivergedError`, naming the epoch) when
+every step of an epoch had a non-finite loss; without loss scaling the first non-finite
+loss stops it. With ``distillation: inplace`` (BigNAS) the
 first subnet of every step is the largest, trained on the labels, and every other
 subnet of the step learns from its detached soft predictions on the same batch
 (:func:`~autosnn.supernet.distillation.distillation_loss`). A checkpoint is written atomically after
-every epoch and training resumes from it; the same seed gives the same weights on the
-same machine. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
+every epoch and training resumes from it, on the same or another device (loaded to the
+CPU, then placed; RNG and loss-scaler states included: :mod:`autosnn.supernet.resume`);
+the same seed gives the same weights on the same machine, resumed or not. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
 ``DistributedDataParallel`` and each rank sees its shard of the data.
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -29,11 +36,12 @@ from tqdm.auto import tqdm
 from autosnn.campaign import SupernetTrainingConfig
 from autosnn.checkpoint import load_checkpoint, save_checkpoint
 from autosnn.data.splits import DataSplits, collate, to_device
-from autosnn.device import autocast
-from autosnn.errors import CheckpointError
+from autosnn.device import autocast, autocast_dtype
+from autosnn.errors import CheckpointError, TrainingDivergedError
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.distillation import distillation_loss
+from autosnn.supernet.resume import load_scaler_state, restore_rng, rng_state
 from autosnn.supernet.supernet import SpikformerSupernet
 
 __all__ = ["train_supernet", "fit", "Trainer", "train_loader", "accuracy", "cosine_with_warmup", "subnets_for_step", "load_supernet",
@@ -72,15 +80,18 @@ def subnets_for_step(space: SearchSpace, sampling: str, rng: np.random.Generator
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, loader: DataLoader, device: torch.device, max_batches: int | None = None) -> float:
-    """Top-1 accuracy (a fraction) of ``model`` in eval mode over ``loader``."""
+def accuracy(model: nn.Module, loader: DataLoader, device: torch.device, max_batches: int | None = None, *,
+             precision: str = "fp32") -> float:
+    """Top-1 accuracy (a fraction) of ``model`` in eval mode over ``loader``, its forward
+    under ``precision`` (:func:`autosnn.device.autocast`)."""
     was_training = model.training
     model.eval()
     correct = total = 0
     for i, (x, y) in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
-        logits = model(to_device(x, device, non_blocking=True))
+        with autocast(device, precision):
+            logits = model(to_device(x, device, non_blocking=True))
         correct += (logits.argmax(1).cpu() == y).sum().item()
         total += y.numel()
     model.train(was_training)
@@ -107,24 +118,40 @@ def train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_w
 
 
 class Trainer:
-    """The shared optimisation loop: one epoch at a time, one or more forward passes per step."""
+    """The shared optimisation loop: one epoch at a time, one or more forward passes per step.
+
+    ``cfg.precision`` sets the autocast dtype (refused at once where it cannot run: fp16
+    on the CPU); fp16 turns the GradScaler on. ``skipped_steps`` / ``nonfinite_steps``
+    count, for the epoch in progress (or the last one), the steps the scaler skipped and
+    those whose loss was not finite."""
 
     def __init__(self, model: nn.Module, cfg: SupernetTrainingConfig, steps_per_epoch: int, device: torch.device):
         self.model, self.cfg, self.device = model, cfg, device
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        self.precision = cfg.precision
+        dtype = autocast_dtype(device, cfg.precision)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = cosine_with_warmup(self.optimizer, cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.amp = cfg.amp and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and not torch.cuda.is_bf16_supported())
+        self.scaler = torch.amp.GradScaler("cuda" if device.type == "cuda" else "cpu", enabled=dtype == torch.float16)
+        self.skipped_steps = self.nonfinite_steps = 0
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])   # moves its tensors to the parameters' device
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        load_scaler_state(self.scaler, state.get("scaler"))
+
+    def _current_epoch(self) -> int:
+        """The 1-based epoch of the step about to run (from the scheduler's step count)."""
+        return self.scheduler.last_epoch // self.steps_per_epoch + 1
+
+    def _diverged(self, epoch: int, what: str, hint: str) -> TrainingDivergedError:
+        return TrainingDivergedError(f"training stopped in epoch {epoch}: {what} (supernet.precision: "
+                                     f"{self.precision}); {hint}, then run again to resume from the last checkpoint")
 
     def step(self, x: torch.Tensor, y: torch.Tensor, passes: list[Callable[[], None]] | None = None,
              distill: bool = False) -> float:
@@ -135,10 +162,11 @@ class Trainer:
         in ``last_losses``; returns their mean."""
         self.optimizer.zero_grad(set_to_none=True)
         losses: list[float] = []
+        nonfinite = False
         teacher: torch.Tensor | None = None
         for prepare in passes or [lambda: None]:
             prepare()
-            with autocast(self.device, self.amp):
+            with autocast(self.device, self.precision):
                 logits = self.model(x)
                 if teacher is None:
                     loss = self.criterion(logits, y)
@@ -146,28 +174,47 @@ class Trainer:
                     loss = distillation_loss(logits, teacher, self.cfg.distillation_temperature)
             if distill and teacher is None:
                 teacher = logits.detach()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()}")
+            value = loss.item()
+            if not math.isfinite(value):
+                if not self.scaler.is_enabled():
+                    raise self._diverged(self._current_epoch(), f"the loss became {value}",
+                                         "lower supernet.lr or raise supernet.warmup_epochs")
+                nonfinite = True   # loss scaling: the scaler finds the non-finite gradients and skips the step
             self.scaler.scale(loss).backward()
-            losses.append(loss.item())
+            losses.append(value)
         self.last_losses = losses
         self.scaler.unscale_(self.optimizer)
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else None
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
+        skipped = scale is not None and self.scaler.get_scale() < scale   # the scale backs off on a skipped step
+        self.skipped_steps += int(skipped)
+        self.nonfinite_steps += int(nonfinite)
+        with warnings.catch_warnings():   # the schedule counts skipped steps too (torch warns when the first is one)
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            self.scheduler.step()
         return float(np.mean(losses))
 
     def epoch(self, loader: DataLoader, desc: str, progress: bool,
               passes: Callable[[], list[Callable[[], None]]] | None = None, distill: bool = False) -> float:
+        """One epoch; returns the mean loss of its steps with a finite loss. Raises
+        :class:`~autosnn.errors.TrainingDivergedError` when every step's loss was
+        non-finite (under fp16 loss scaling: every step skipped for it)."""
         self.model.train()
+        self.skipped_steps = self.nonfinite_steps = 0
+        number = self._current_epoch()
         losses = []
         bar = tqdm(loader, desc=desc, leave=False, disable=not progress or _rank() != 0, dynamic_ncols=True)
         for x, y in bar:
             x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             losses.append(self.step(x, y, passes() if passes else None, distill))
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
-        return float(np.mean(losses)) if losses else float("nan")
+        if losses and self.nonfinite_steps == len(losses):
+            raise self._diverged(number, f"all {len(losses)} steps had a non-finite loss (each skipped by fp16 loss "
+                                 "scaling)", "use supernet.precision: bf16 or fp32, or lower supernet.lr")
+        finite = [v for v in losses if math.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
 
 
 def _load_weights(supernet: SpikformerSupernet, ckpt: dict, path: Path | str) -> None:
@@ -177,10 +224,11 @@ def _load_weights(supernet: SpikformerSupernet, ckpt: dict, path: Path | str) ->
         raise CheckpointError(f"{path}: weights do not fit the space ({str(exc).splitlines()[0][:120]})") from None
 
 
-def load_supernet_checkpoint(path: str | Path, space: SearchSpace | None = None, map_location="cpu") -> tuple[SearchSpace, dict]:
-    """The space a supernet checkpoint was trained for, and the checkpoint; refuses a
-    checkpoint whose space has other shapes than ``space``."""
-    ckpt = load_checkpoint(path, kind=SUPERNET_KIND, map_location=map_location)
+def load_supernet_checkpoint(path: str | Path, space: SearchSpace | None = None) -> tuple[SearchSpace, dict]:
+    """The space a supernet checkpoint was trained for, and the checkpoint (its tensors on
+    the CPU, whatever device wrote it); refuses a checkpoint whose space has other shapes
+    than ``space``."""
+    ckpt = load_checkpoint(path, kind=SUPERNET_KIND)
     saved = SearchSpace.from_dict(json.loads(ckpt["space"]), source=f"{path} (space)")
     if space is not None and saved.fingerprint != space.fingerprint:
         raise CheckpointError(f"{path}: supernet was trained for space '{saved.name}', not for '{space.name}' "
@@ -189,11 +237,22 @@ def load_supernet_checkpoint(path: str | Path, space: SearchSpace | None = None,
 
 
 def load_supernet(path: str | Path, space: SearchSpace | None = None, map_location="cpu") -> tuple[SpikformerSupernet, dict]:
-    """A supernet (in eval mode) from its checkpoint (``supernet.pt``), and the checkpoint."""
-    space, ckpt = load_supernet_checkpoint(path, space, map_location)
+    """A supernet (in eval mode, on the device ``map_location``) from its checkpoint
+    (``supernet.pt``, read on the CPU), and the checkpoint."""
+    space, ckpt = load_supernet_checkpoint(path, space)
     supernet = SpikformerSupernet(space)
     _load_weights(supernet, ckpt, path)
-    return supernet.eval(), ckpt
+    return supernet.to(map_location).eval(), ckpt
+
+
+def _supernet_checkpoint(supernet: SpikformerSupernet, trainer: Trainer, space: SearchSpace,
+                         cfg: SupernetTrainingConfig, *, seed: int, epoch: int, history: list[dict],
+                         sampler: np.random.Generator) -> dict:
+    """What ``supernet.pt`` holds after ``epoch``: weights, optimiser / schedule / loss
+    scaler, the subnet sampler's and torch's generators (CPU and CUDA), the history."""
+    return {"kind": SUPERNET_KIND, "model": supernet.state_dict(), "trainer": trainer.state_dict(),
+            "epoch": epoch, "space": json.dumps(space.to_dict()), "seed": seed, "training": json.dumps(asdict(cfg)),
+            "history": json.dumps(history), "sampler_rng": json.dumps(sampler.bit_generator.state), **rng_state()}
 
 
 def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingConfig, *, batch_size: int,
@@ -219,11 +278,11 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     start = 0
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
-        _, ckpt = load_supernet_checkpoint(path, space, map_location=device)
+        _, ckpt = load_supernet_checkpoint(path, space)   # on the CPU; load_state_dict places it
         _load_weights(supernet, ckpt, path)
         trainer.load_state_dict(ckpt["trainer"])
         rng.bit_generator.state = json.loads(ckpt["sampler_rng"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        restore_rng(ckpt)
         start, history = int(ckpt["epoch"]), json.loads(ckpt["history"])
         if start >= cfg.epochs:
             log(f"supernet already trained ({start} epochs): {path}")
@@ -241,15 +300,12 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     for epoch in bar:
         loader = train_loader(data, batch_size, seed, epoch, num_workers)
         loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes, distill=cfg.distillation == "inplace")
-        history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0]})
+        history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0],
+                        "skipped_steps": trainer.skipped_steps})
         bar.set_postfix(loss=f"{loss:.3f}")
         if path is not None and _rank() == 0:
-            save_checkpoint({
-                "kind": SUPERNET_KIND, "model": supernet.state_dict(), "trainer": trainer.state_dict(),
-                "epoch": epoch + 1, "space": json.dumps(space.to_dict()), "seed": seed,
-                "training": json.dumps(asdict(cfg)), "history": json.dumps(history),
-                "sampler_rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
-            }, path)
+            save_checkpoint(_supernet_checkpoint(supernet, trainer, space, cfg, seed=seed, epoch=epoch + 1,
+                                                 history=history, sampler=rng), path)
     supernet.eval()
     return supernet
 
@@ -264,10 +320,10 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
     start = 0
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
-        ckpt = load_checkpoint(path, kind=kind, map_location=device)
+        ckpt = load_checkpoint(path, kind=kind)   # on the CPU; load_state_dict places it
         model.load_state_dict(ckpt["model"])
         trainer.load_state_dict(ckpt["trainer"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        restore_rng(ckpt)
         start = int(ckpt["epoch"])
         if start < cfg.epochs:
             log(f"resuming training at epoch {start + 1}/{cfg.epochs} from {path}")
@@ -278,7 +334,7 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
         bar.set_postfix(loss=f"{loss:.3f}")
         if path is not None:
             save_checkpoint({"kind": kind, "model": model.state_dict(), "trainer": trainer.state_dict(),
-                             "epoch": epoch + 1, "torch_rng": torch.get_rng_state(), **(extra or {})}, path)
+                             "epoch": epoch + 1, **rng_state(), **(extra or {})}, path)
     model.eval()
     return model
 
