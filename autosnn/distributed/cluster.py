@@ -6,6 +6,8 @@ machine with ``ray start --head`` (or ``RAY_ADDRESS``); ``"ray://host:port"`` jo
 remote cluster through Ray Client; ``"host:port"`` joins a cluster's GCS directly.
 A remote address is first probed with a plain TCP connection, so a cluster that does not
 answer fails within ``timeout_s`` seconds instead of Ray's own minutes of retries.
+``reach(address)`` joins and leaves again: the check a campaign makes before anything
+long starts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from autosnn.distributed.errors import RayStartError
 
-__all__ = ["connect", "probe", "split_address"]
+__all__ = ["connect", "probe", "split_address", "reach", "is_local"]
 
 #: Ray's client-server port (``ray start --head`` opens it by default).
 CLIENT_PORT = 10001
@@ -51,6 +53,24 @@ def probe(address: str, timeout_s: float) -> None:
         why = "connection refused" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or str(exc))
         raise RayStartError(f"Ray cluster at {address} does not answer ({why}); is `ray start --head` running "
                             "there and the port open?") from None
+
+
+def is_local(address: str | None) -> bool:
+    """Whether ``address`` means a private local Ray (nothing to reach)."""
+    return address in (None, "", "local")
+
+
+def reach(address: str | None, *, timeout_s: float = 5.0) -> None:
+    """Check now that the Ray cluster at ``address`` can be joined (probe, then
+    ``ray.init``), and leave it again; raise :class:`RayStartError` (one line) if not.
+    Nothing to do for a private local Ray, or when this process is connected already."""
+    if is_local(address):
+        return
+    started = connect(address, timeout_s=timeout_s)
+    if started:
+        import ray
+
+        ray.shutdown()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ import torch
 
 from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits
-from autosnn.device import select_device
+from autosnn.device import autocast_dtype, select_device
 from autosnn.export import export_subnet
 from autosnn.export.files import CONFIG_FILE, MODEL_FILE, load_weights, read_export
 from autosnn.fitness.evaluator import build_local_evaluator
@@ -26,7 +26,7 @@ from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extr
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import load_supernet_checkpoint
 
-__all__ = ["build_evaluator", "check_readable", "is_complete", "run_pipeline"]
+__all__ = ["build_evaluator", "check_readable", "is_complete", "run_pipeline", "uses_ray"]
 
 
 def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
@@ -34,13 +34,18 @@ def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: Spikformer
     """The evaluator ``campaign`` asks for: a Ray pool when ``evaluator.kind == "ray"``
     (each worker builds the in-process one), else
     :func:`~autosnn.fitness.evaluator.build_local_evaluator`."""
-    if campaign.evaluator.kind == "ray" and campaign.fitness.mode != "training-free":
+    if uses_ray(campaign):
         if supernet is None:
             raise ValueError("fitness.mode 'supernet' needs a trained supernet")
         from autosnn.distributed import RayEvaluator
 
         return RayEvaluator(campaign, space, supernet, data, device)
     return build_local_evaluator(campaign, space, supernet, data, device)
+
+
+def uses_ray(campaign: Campaign) -> bool:
+    """Whether ``campaign`` evaluates on Ray (training-free scores always run in process)."""
+    return campaign.evaluator.kind == "ray" and campaign.fitness.mode != "training-free"
 
 
 def check_readable(folder: RunFolder, space: SearchSpace) -> None:
@@ -77,8 +82,9 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
 
     Nothing is written before the campaign, its space and the data are known good and an
     existing folder has been checked (:meth:`RunFolder.check`: same campaign;
-    :func:`check_readable`: every file readable); only then is ``campaign.yaml`` written
-    (:meth:`RunFolder.prepare`)."""
+    :func:`check_readable`: every file readable), the Ray cluster of ``evaluator.kind: ray``
+    answers (:func:`autosnn.distributed.cluster.reach`) and ``supernet.precision`` can run
+    on the device; only then is ``campaign.yaml`` written (:meth:`RunFolder.prepare`)."""
     space = campaign.resolve_space()
     folder.check(campaign)
     check_readable(folder, space)
@@ -87,8 +93,13 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
               f"(autosnn search {folder.path} --generations N extends it)")
         _print_files(folder)
         return 0
+    if uses_ray(campaign):   # an unreachable cluster ends here, in seconds, before any training or writing
+        from autosnn.distributed.cluster import reach
+
+        reach(campaign.evaluator.address)
     torch.manual_seed(campaign.seed)
     dev = select_device(device)
+    autocast_dtype(dev, campaign.supernet.precision)   # fp16 on the CPU: refused before anything is written
     data = campaign_data(campaign, space)
     folder.prepare(campaign)
     supernet = None
