@@ -10,6 +10,10 @@ trials early. The best trial's best epoch (validation accuracy) is kept in the e
     EXPORT_DIR/tune/result.json        best hyper-parameters and metrics, every trial
     EXPORT_DIR/tune/ray_results/       Ray Tune's own folder (trial logs, checkpoints)
 
+A trial's checkpoint (Ray Tune's, one per epoch) holds its full training state, so a trial
+that Tune restarts after a failure (``FailureConfig(max_failures=1)``) resumes from its
+last epoch (``tune.get_checkpoint()``) on whichever node and device it lands.
+
 Selection uses the validation split only; the test accuracy of the chosen model is
 measured once, afterwards, and only reported.
 """
@@ -22,7 +26,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -32,15 +36,36 @@ TUNE_DIR = "tune"
 BEST_FILE = "best.safetensors"
 RESULT_FILE = "result.json"
 METRIC = "val_accuracy"
+TRIAL_FILE = "trial.pt"
+TRIAL_KIND = "autosnn-tune-trial"
 
 
 def _train_trial(config: dict[str, Any], export_dir: str, seed: int, threads: int) -> None:
-    """One Ray Tune trial (runs in a Ray worker process)."""
+    """One Ray Tune trial (runs in a Ray worker process): resumes from the trial's latest
+    checkpoint when Tune restarts it (``tune.get_checkpoint()``), reports after every epoch."""
     from ray import tune
 
+    def report(metrics: dict[str, Any], directory: str) -> None:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    _run_trial(config, export_dir, seed, threads, restored=tune.get_checkpoint(), report=report)
+
+
+def _run_trial(config: dict[str, Any], export_dir: str, seed: int, threads: int, *, restored: Any,
+               report: Callable[[dict[str, Any], str], None]) -> None:
+    """Fine-tune the export's inherited weights with ``config``'s lr, weight decay and
+    epochs; after every epoch call ``report(metrics, directory)`` with a directory holding
+    ``model.safetensors`` (what the sweep keeps) and ``trial.pt`` (weights, optimiser,
+    schedule, loss scaler, RNG states and the epoch: what a restarted trial resumes from).
+    ``restored``: a ``ray.tune.Checkpoint`` of such a directory, or ``None`` for a fresh trial."""
+    from safetensors.torch import save_file
+
+    from autosnn.checkpoint import load_checkpoint, save_checkpoint
+    from autosnn.device import evaluation_precision
     from autosnn.export.evaluate import export_data
     from autosnn.export.files import load_subnet
-    from autosnn.supernet.training import Trainer, train_loader, accuracy
+    from autosnn.supernet.resume import restore_rng, rng_state
+    from autosnn.supernet.training import Trainer, accuracy, train_loader
 
     torch.set_num_threads(threads)
     device = torch.device("cuda") if torch.cuda.is_available() and config.get("gpu") else torch.device("cpu")
@@ -52,17 +77,24 @@ def _train_trial(config: dict[str, Any], export_dir: str, seed: int, threads: in
     torch.manual_seed(seed)
     model = load_subnet(export_dir, device)
     trainer = Trainer(model, recipe, len(train_loader(data, batch_size, seed, 0, 0)), device)
+    start = 0
+    if restored is not None:
+        with restored.as_directory() as ckpt_dir:
+            state = load_checkpoint(Path(ckpt_dir) / TRIAL_FILE, kind=TRIAL_KIND)   # on the CPU, placed below
+        model.load_state_dict(state["model"])
+        trainer.load_state_dict(state["trainer"])
+        restore_rng(state)
+        start = int(state["epoch"])
     val = data.loader("val", batch_size)
-    for epoch in range(epochs):
+    for epoch in range(start, epochs):
         loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", False)
-        acc = accuracy(model, val, device)
+        acc = accuracy(model, val, device, precision=evaluation_precision(recipe.precision))
         with tempfile.TemporaryDirectory() as tmp:
-            from safetensors.torch import save_file
-
             save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                       str(Path(tmp) / "model.safetensors"))
-            tune.report({METRIC: acc, "train_loss": loss, "epoch": epoch + 1},
-                        checkpoint=tune.Checkpoint.from_directory(tmp))
+            save_checkpoint({"kind": TRIAL_KIND, "model": model.state_dict(), "trainer": trainer.state_dict(),
+                             "epoch": epoch + 1, **rng_state()}, Path(tmp) / TRIAL_FILE)
+            report({METRIC: acc, "train_loss": loss, "epoch": epoch + 1}, tmp)
 
 
 def tune_retrain(export_dir: str | Path, *, num_samples: int = 4, max_epochs: int = 3, seed: int | None = None,
