@@ -38,7 +38,7 @@ def select_device(preference: str = "auto") -> torch.device:
 PRECISIONS: tuple[str, ...] = typing.get_args(Precision)
 
 
-def autocast_dtype(device: torch.device, precision: str = "fp32") -> torch.dtype | None:
+def autocast_dtype(device: torch.device | str, precision: str = "fp32") -> torch.dtype | None:
     """The autocast dtype ``precision`` means on ``device`` (``None``: plain fp32).
 
     ``auto``: on CUDA bf16 where the GPU supports it, else fp16 (with loss scaling); on
@@ -47,6 +47,7 @@ def autocast_dtype(device: torch.device, precision: str = "fp32") -> torch.dtype
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"supernet.precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    device = torch.device(device)
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
     if precision == "auto":
@@ -67,9 +68,10 @@ def evaluation_precision(precision: str) -> str:
     return "fp32" if precision == "auto" else precision
 
 
-def autocast(device: torch.device, precision: str = "fp32"):
+def autocast(device: torch.device | str, precision: str = "fp32"):
     """The autocast context of ``precision`` on ``device`` (:func:`autocast_dtype`); a
     disabled one for fp32."""
+    device = torch.device(device)
     dtype = autocast_dtype(device, precision)
     if dtype is None:
         return torch.autocast(device.type if device.type in ("cpu", "cuda") else "cpu", enabled=False)

@@ -11,6 +11,7 @@ import torch
 
 from autosnn.atomic import write_json
 from autosnn.checkpoint import load_checkpoint
+from autosnn.device import autocast_dtype
 from autosnn.errors import CheckpointError, ConfigError
 from autosnn.export.evaluate import export_data, measure
 from autosnn.export.files import (EXPORT_KIND, METRICS_FILE, RETRAIN_CHECKPOINT, RETRAINED_FILE, load_subnet, read_export,
@@ -26,7 +27,8 @@ def retrain_export(export_dir: str | Path, epochs: int | None = None, from_scrat
     """Train the exported subnet for ``epochs`` (default: the campaign's supernet epochs)
     from its inherited weights, or from a fresh initialisation with ``from_scratch``.
 
-    Writes ``retrain.pt`` after every epoch (run again to resume), then
+    Writes ``retrain.pt`` after every epoch (run again to resume, on this or another
+    device: it is read on the CPU and holds the RNG and loss-scaler states), then
     ``model-retrained.safetensors``, and adds a ``retrained`` section (test accuracy and
     energy of the retrained model, beside the inherited model's) to ``metrics.json``.
     Returns that section.
@@ -39,6 +41,7 @@ def retrain_export(export_dir: str | Path, epochs: int | None = None, from_scrat
         raise ConfigError(f"--epochs must be > 0, got {epochs}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     cfg, config, metrics, campaign, data = export_data(export_dir)
+    autocast_dtype(dev, campaign.supernet.precision)   # fp16 on the CPU: refused before anything runs
     recipe = dataclasses.replace(campaign.supernet, epochs=epochs or campaign.supernet.epochs)
     batch_size = campaign.data.batch_size
     ckpt_path = export_dir / RETRAIN_CHECKPOINT
