@@ -6,14 +6,15 @@ smoothing, gradient clipping, mixed precision as ``supernet.precision`` says
 Under fp16 the GradScaler skips a step whose loss or gradients are not finite, and
 training stops (:class:`~autosnn.errors.TrainingDivergedError`, naming the epoch) when
 every step of an epoch had a non-finite loss; without loss scaling the first non-finite
-loss stops it. With ``distillation: inplace`` (BigNAS) the
-first subnet of every step is the largest, trained on the labels, and every other
-subnet of the step learns from its detached soft predictions on the same batch
+loss stops it. With ``distillation: inplace`` (BigNAS) the first subnet of every step is
+the largest, trained on the labels, and every other subnet of the step learns from its
+detached soft predictions on the same batch
 (:func:`~autosnn.supernet.distillation.distillation_loss`). A checkpoint is written atomically after
 every epoch and training resumes from it, on the same or another device (loaded to the
 CPU, then placed; RNG and loss-scaler states included: :mod:`autosnn.supernet.resume`);
-the same seed gives the same weights on the same machine, resumed or not. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
-``DistributedDataParallel`` and each rank sees its shard of the data.
+the same seed gives the same weights on the same machine, resumed or not. Under
+``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in ``DistributedDataParallel`` and
+each rank sees its shard of the data.
 """
 
 from __future__ import annotations

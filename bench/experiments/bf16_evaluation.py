@@ -2,7 +2,7 @@
 
 One digits-tiny supernet (the demo campaign's space, recipe and seed) is trained briefly
 in fp32 (``--epochs``, default 4 instead of the demo's 60, so that it runs on a shared
-CPU). Then the same candidates (the space's largest and smallest subnets and ``--pool``
+CPU; ``--epochs 0``: random weights, BatchNorm set so that the neurons fire). Then the same candidates (the space's largest and smallest subnets and ``--pool``
 subnets drawn with the demo's seed) are evaluated by the campaign's evaluator
 (:class:`~autosnn.fitness.LocalEvaluator`: the demo's 16 BatchNorm recalibration batches,
 the whole validation split, the sops energy model) twice, with ``precision="fp32"`` and
@@ -34,6 +34,8 @@ from autosnn.atomic import write_json
 from autosnn.campaign import Campaign
 from autosnn.fitness import LocalEvaluator
 from autosnn.fitness.energy import energy_model_from_config
+from autosnn.fitness.sj_reference import excite
+from autosnn.supernet import SpikformerSupernet
 from autosnn.supernet.commands import campaign_data
 from autosnn.supernet.training import train_supernet
 
@@ -55,8 +57,15 @@ def main() -> int:
     data = campaign_data(campaign, space)
     cpu = torch.device("cpu")
     t0 = time.perf_counter()
-    supernet = train_supernet(space, data, campaign.supernet, batch_size=campaign.data.batch_size, seed=campaign.seed,
-                              checkpoint=None, device=cpu, progress=False, log=print)
+    if args.epochs > 0:
+        supernet = train_supernet(space, data, campaign.supernet, batch_size=campaign.data.batch_size,
+                                  seed=campaign.seed, checkpoint=None, device=cpu, progress=False, log=print)
+        what = f"digits-tiny, demo recipe and seed, {args.epochs} epochs in fp32"
+    else:   # a random supernet whose neurons fire (BatchNorm set from one training batch)
+        torch.manual_seed(campaign.seed)
+        supernet = SpikformerSupernet(space)
+        excite(supernet, next(iter(data.loader("train", 64, shuffle=True, seed=campaign.seed)))[0], seed=campaign.seed)
+        what = "digits-tiny, random weights (seed 0), BatchNorm excited on one training batch (no training)"
     train_s = time.perf_counter() - t0
     rng = np.random.default_rng(campaign.seed)
     configs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(args.pool)]
@@ -83,8 +92,9 @@ def main() -> int:
     e32 = [r["fp32"]["energy_mj"] for r in rows]
     e16 = [r["bf16"]["energy_mj"] for r in rows]
     summary = {
-        "supernet": f"digits-tiny, demo recipe and seed, {args.epochs} epochs in fp32 ({train_s:.0f} s)",
-        "candidates": len(rows), "validation_images": len(data.val), "max_val_batches": campaign.fitness.max_val_batches,
+        "supernet": f"{what} ({train_s:.0f} s)",
+        "candidates": len(rows), "validation_images": len(data.val),
+        "max_val_batches": campaign.fitness.max_val_batches,
         "bn_recalibration_batches": campaign.fitness.bn_recalibration_batches,
         "accuracy_diff_points": {"mean": float(np.mean([r["accuracy_diff_points"] for r in rows])),
                                  "max_abs": float(np.max(np.abs([r["accuracy_diff_points"] for r in rows])))},
