@@ -1,9 +1,12 @@
 """The order in which a loader visits a split, and its torchrun shards.
 
 :func:`shuffled_order` is exactly the permutation a ``DataLoader(shuffle=True,
-generator=torch.Generator().manual_seed(seed))`` visits (the loader draws its base seed from
-the generator first, then the permutation): the embedded datasets keep the batches, and
-so the results, they had before the loaders were rewritten.
+generator=torch.Generator().manual_seed(seed))`` visits: each iterator the loader opens draws
+a base seed from the generator, then the first one to yield draws the permutation. The
+training loop used to open two (``tqdm.auto``'s bar calls ``iter()`` on what it wraps, then
+iterates it), so :meth:`~autosnn.data.splits.DataSplits.epoch_loader` skips two draws: the
+embedded datasets keep the batches, and so the results, they had before the loaders were
+rewritten.
 
 :func:`shard` splits one global order among ``world_size`` ranks as ``DistributedSampler``
 does with ``drop_last``: the order is cut to a multiple of ``world_size`` and rank ``r``
@@ -19,10 +22,12 @@ import torch
 __all__ = ["shuffled_order", "shard"]
 
 
-def shuffled_order(n: int, seed: int) -> torch.Tensor:
-    """The permutation of ``range(n)`` a shuffling ``DataLoader`` seeded with ``seed`` visits."""
+def shuffled_order(n: int, seed: int, base_draws: int = 1) -> torch.Tensor:
+    """The permutation of ``range(n)`` a shuffling ``DataLoader`` seeded with ``seed`` visits
+    after ``base_draws`` iterators were opened on it."""
     g = torch.Generator().manual_seed(seed)
-    torch.empty((), dtype=torch.int64).random_(generator=g)   # the loader's base seed, drawn first
+    for _ in range(base_draws):   # each iterator's base seed, drawn before the permutation
+        torch.empty((), dtype=torch.int64).random_(generator=g)
     return torch.randperm(n, generator=g)
 
 

@@ -101,14 +101,14 @@ class DataSplits:
         """The training batches of ``epoch`` on rank ``rank`` of ``world_size``.
 
         One global order per epoch, :func:`~autosnn.data.order.shuffled_order` of
-        ``seed * 1000 + epoch`` (the order these loaders always had), sharded among the
+        ``seed * 1000 + epoch`` (the order training always had), sharded among the
         ranks (:func:`~autosnn.data.order.shard`; ``batch_size`` is per rank, incomplete
         batches dropped): the ranks' batches are disjoint, and their union is the 1-rank
         batch of ``batch_size * world_size`` whatever the number of ranks. Images held as
         tensors are cropped and flipped by the keys of ``(seed, epoch, sample index)``:
         the same sample looks the same on every rank, batch and resume point."""
         ds, order_seed = self.train, seed * 1000 + epoch
-        positions = shard(shuffled_order(len(ds), order_seed), rank, world_size)
+        positions = shard(shuffled_order(len(ds), order_seed, base_draws=2), rank, world_size)
         if isinstance(ds, TensorImages):
             return ds.batches(batch_size, order=positions, key=(seed, epoch), device=device or "cpu", drop_last=True)
         # the generator gives the workers the base seed they had; torch's global one is not drawn from
