@@ -58,7 +58,7 @@ CHECKSUMS: dict[str, dict[str, str]] = _published_checksums()
 
 _NUMPY_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                   ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-                  ("numpy", "ndarray"), ("numpy", "dtype")}
+                  ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 
 class _ArraysOnly(pickle.Unpickler):
