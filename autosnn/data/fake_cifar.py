@@ -34,12 +34,12 @@ def write_fake_cifar(root: str | Path, name: str = "cifar10", *, train_per_class
             data = rng.integers(0, 256, (len(part), 3 * 32 * 32), dtype=np.uint8)
             with open(folder / file, "wb") as fh:
                 pickle.dump({"batch_label": file, spec.label_key: labels[part].tolist(), "data": data,
-                             "filenames": [f"{i}.png" for i in part]}, fh, protocol=2)
+                             "filenames": [f"{i}.png" for i in part]}, fh)
 
     write(spec.train, train_per_class)
     write(spec.test, test_per_class)
     meta = "batches.meta" if name == "cifar10" else "meta"
     with open(folder / meta, "wb") as fh:
         pickle.dump({"label_names" if name == "cifar10" else "fine_label_names":
-                     [f"class{i}" for i in range(spec.classes)]}, fh, protocol=2)
+                     [f"class{i}" for i in range(spec.classes)]}, fh)
     return {file: file_md5(folder / file) for file in spec.train + spec.test}
