@@ -124,10 +124,24 @@ def test_embedded_sets_keep_the_batches_they_had_and_shard_the_same_way():
         assert torch.equal(two[0][k][1], one[k][1][0::2]) and torch.equal(two[1][k][1], one[k][1][1::2])
 
 
-def test_recalibration_batches_are_fixed_and_on_the_device_asked(cifar_root):
+def test_batches_are_made_on_the_device_asked(cifar_root):
+    # torch's "meta" device stands for a GPU here: the images are placed there once and every
+    # batch (training, recalibration, validation) is gathered and augmented there
     data = load_data("cifar10", root=str(cifar_root), image_size=32, in_channels=3)
     a, b = recalibration_batches(data, 16, 3), recalibration_batches(data, 16, 3, device="cpu")
     assert len(a) == 3 and all(torch.equal(p, q) for p, q in zip(a, b)) and a[0].shape == (16, 3, 32, 32)
+    assert recalibration_batches(data, 16, 2, device="meta")[0].device.type == "meta"
+    x, y = next(iter(train_loader(data, 8, 0, 0, 0, device="meta")))
+    assert x.device.type == "meta" and x.shape == (8, 3, 32, 32) and y.device.type == "cpu"
+    assert next(iter(data.loader("val", 8, device="meta")))[0].device.type == "meta"
+    assert data.train.tensors.on("meta")[0].device.type == "meta"
+
+
+def test_the_published_md5s_are_torchvisions():
+    from torchvision.datasets import CIFAR10, CIFAR100
+
+    for name, cls in (("cifar10", CIFAR10), ("cifar100", CIFAR100)):
+        assert cifar_files.CHECKSUMS[name] == dict(cls.train_list + cls.test_list)
 
 
 def test_over_the_memory_budget_the_images_stay_on_the_host_and_batches_are_unchanged(cifar_root, monkeypatch):
