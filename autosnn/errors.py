@@ -33,3 +33,18 @@ class RunDirError(UserError):
 class TrainingDivergedError(UserError):
     """Training stopped on a non-finite loss (at once without loss scaling; under fp16
     loss scaling when every step of an epoch had one); the message names the epoch."""
+
+
+class DatasetError(UserError):
+    """A dataset file is damaged or unreadable (a truncated download, a checksum that
+    differs from the published one); the message names the file.
+
+    Raised inside a ``DataLoader`` worker, torch raises it again in the main process with
+    the worker's traceback as its message: only that traceback's last line (ours) is kept.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        if "Traceback (most recent call last)" in message:
+            last = [line.strip() for line in message.splitlines() if line.strip()][-1]
+            message = last.split(f"{type(self).__name__}: ", 1)[-1]
+        super().__init__(message)

@@ -5,10 +5,8 @@ python format, read through the real loader."""
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -39,33 +37,13 @@ def test_config_loads_resolves_its_space_and_fits_its_data(path):
         assert campaign.supernet.epochs >= 100 and campaign.search.population >= 50
 
 
-def _fake_cifar10(root: Path, per_class_batch: int = 3, test_per_class: int = 2) -> Path:
-    """cifar-10-batches-py/ with 5 training batches and a test batch of random images."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-
-    def batch(name: str, per_class: int) -> None:
-        labels = [c for c in range(10) for _ in range(per_class)]
-        data = rng.integers(0, 256, (len(labels), 3 * 32 * 32), dtype=np.uint8)
-        with open(folder / name, "wb") as fh:
-            pickle.dump({"batch_label": name, "labels": labels, "data": data, "filenames": [""] * len(labels)}, fh)
-
-    for i in range(1, 6):
-        batch(f"data_batch_{i}", per_class_batch)
-    batch("test_batch", test_per_class)
-    with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                     "ship", "truck"], "num_cases_per_batch": 30, "num_vis": 3072}, fh)
-    return root
-
-
 @pytest.mark.slow
 def test_cifar10_config_runs_end_to_end_on_a_fake_cifar10(tmp_path, monkeypatch, capsys):
-    import torchvision.datasets.cifar as tv_cifar
+    from autosnn.data import cifar_files
+    from autosnn.data.fake_cifar import write_fake_cifar
 
-    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)   # our random files have other md5s
-    root = _fake_cifar10(tmp_path / "data")
+    root = tmp_path / "data"   # random images in the real format, checked against their own md5s
+    monkeypatch.setitem(cifar_files.CHECKSUMS, "cifar10", write_fake_cifar(root, train_per_class=15, test_per_class=2))
     settings = yaml.safe_load(Path(CONFIGS[0].parent / "cifar10.yaml").read_text())
     # the same campaign, shrunk: a CIFAR-shaped space small enough for a CPU, 1 epoch, 4 x 2 candidates
     space = {"name": "cifar-tiny", "fixed": {"in_channels": 3, "image_size": 32, "num_classes": 10, "patch_size": 4},
@@ -89,7 +67,7 @@ def test_cifar10_config_runs_end_to_end_on_a_fake_cifar10(tmp_path, monkeypatch,
     rows = pd.read_parquet(run / "evaluations.parquet")
     assert len(rows) >= 5 and (rows["status"] == "ok").all()
     assert rows["accuracy"].between(0, 1).all() and (rows["energy_mj"] > 0).all()
-    # the validation split is 10 % of the 150 training images (stratified), read by torchvision's CIFAR10
+    # the validation split is 10 % of the 150 training images (stratified)
     from autosnn.data import load_data
 
     data = load_data("cifar10", root=str(root), image_size=32, in_channels=3)

@@ -17,7 +17,37 @@ from typing import Any, Mapping, Sequence
 
 from torch.utils.data import Dataset
 
-__all__ = ["MultiStepFrames"]
+from autosnn.errors import DatasetError
+
+__all__ = ["MultiStepFrames", "NamedFrames"]
+
+
+class NamedFrames(Dataset):
+    """A frame dataset (spikingjelly's, a ``DatasetFolder`` of per-sample files) whose
+    unreadable file is a :class:`~autosnn.errors.DatasetError` naming it, raised when the
+    sample is read (one line, also from a ``DataLoader`` worker)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    @property
+    def samples(self) -> Sequence[tuple[str, int]] | None:
+        return getattr(self.dataset, "samples", None)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        try:
+            return self.dataset[index]
+        except Exception as exc:  # noqa: BLE001 - whatever the reader raised, the file is what the user must fix
+            samples = self.samples
+            where = samples[index][0] if samples is not None else f"sample {index}"
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+            frames = [f for f in Path(where).parents if f.name.startswith("frames_")]
+            hint = f"; delete {frames[0]} to integrate the events again" if frames else ""
+            raise DatasetError(f"cannot read event frames {where} ({type(exc).__name__}"
+                               f"{': ' + reason if reason else ''}){hint}") from None
 
 
 class MultiStepFrames(Dataset):

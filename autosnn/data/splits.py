@@ -10,6 +10,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
+from autosnn.data.order import shard, shuffled_order
+from autosnn.data.tensor_images import TensorBatches, TensorImages
+
 __all__ = ["DataSplits", "SPLIT_SEED", "holdout_indices", "collate", "to_device"]
 
 #: The seed of every train / validation / test split. Fixed, independent of the
@@ -77,11 +80,41 @@ class DataSplits:
         return getattr(self, name)
 
     def loader(self, split: str, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-               num_workers: int = 0, drop_last: bool = False) -> DataLoader:
-        """A loader over ``split``; shuffling is seeded (same seed, same order)."""
+               num_workers: int = 0, drop_last: bool = False,
+               device: torch.device | str | None = None) -> DataLoader | TensorBatches:
+        """A loader over ``split``; shuffling is seeded (same seed, same order).
+
+        Images held as tensors (CIFAR: :class:`~autosnn.data.tensor_images.TensorImages`)
+        come in whole batches already on ``device`` (default: the CPU), augmented (the
+        training split) by the per-sample keys of ``(seed, 0)``; ``num_workers`` is then
+        unused. Labels are always on the host."""
+        ds = self.split(split)
+        if isinstance(ds, TensorImages):
+            order = shuffled_order(len(ds), seed) if shuffle else None
+            return ds.batches(batch_size, order=order, key=(seed, 0), device=device or "cpu", drop_last=drop_last)
         g = torch.Generator().manual_seed(seed)
-        return DataLoader(self.split(split), batch_size=batch_size, shuffle=shuffle, generator=g,
+        return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g,
                           num_workers=num_workers, drop_last=drop_last, collate_fn=collate)
+
+    def epoch_loader(self, batch_size: int, seed: int, epoch: int, *, rank: int = 0, world_size: int = 1,
+                     num_workers: int = 0, device: torch.device | str | None = None) -> DataLoader | TensorBatches:
+        """The training batches of ``epoch`` on rank ``rank`` of ``world_size``.
+
+        One global order per epoch, :func:`~autosnn.data.order.shuffled_order` of
+        ``seed * 1000 + epoch`` (the order training always had), sharded among the
+        ranks (:func:`~autosnn.data.order.shard`; ``batch_size`` is per rank, incomplete
+        batches dropped): the ranks' batches are disjoint, and their union is the 1-rank
+        batch of ``batch_size * world_size`` whatever the number of ranks. Images held as
+        tensors are cropped and flipped by the keys of ``(seed, epoch, sample index)``:
+        the same sample looks the same on every rank, batch and resume point."""
+        ds, order_seed = self.train, seed * 1000 + epoch
+        positions = shard(shuffled_order(len(ds), order_seed, base_draws=2), rank, world_size)
+        if isinstance(ds, TensorImages):
+            return ds.batches(batch_size, order=positions, key=(seed, epoch), device=device or "cpu", drop_last=True)
+        # the generator gives the workers the base seed they had; torch's global one is not drawn from
+        return DataLoader(ds, batch_size=batch_size, sampler=positions.tolist(),
+                          generator=torch.Generator().manual_seed(order_seed),
+                          num_workers=num_workers, drop_last=True, collate_fn=collate)
 
 
 def holdout_indices(labels: np.ndarray, fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:

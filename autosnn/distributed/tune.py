@@ -76,7 +76,7 @@ def _run_trial(config: dict[str, Any], export_dir: str, seed: int, threads: int,
     batch_size = campaign.data.batch_size
     torch.manual_seed(seed)
     model = load_subnet(export_dir, device)
-    trainer = Trainer(model, recipe, len(train_loader(data, batch_size, seed, 0, 0)), device)
+    trainer = Trainer(model, recipe, len(train_loader(data, batch_size, seed, 0, 0, device=device)), device)
     start = 0
     if restored is not None:
         with restored.as_directory() as ckpt_dir:
@@ -85,9 +85,9 @@ def _run_trial(config: dict[str, Any], export_dir: str, seed: int, threads: int,
         trainer.load_state_dict(state["trainer"])
         restore_rng(state)
         start = int(state["epoch"])
-    val = data.loader("val", batch_size)
+    val = data.loader("val", batch_size, device=device)
     for epoch in range(start, epochs):
-        loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", False)
+        loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0, device=device), f"epoch {epoch + 1}", False)
         acc = accuracy(model, val, device, precision=evaluation_precision(recipe.precision))
         with tempfile.TemporaryDirectory() as tmp:
             save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
@@ -190,8 +190,8 @@ def tune_retrain(export_dir: str | Path, *, num_samples: int = 4, max_epochs: in
                                           "space_fingerprint": str(config.get("space_fingerprint")),
                                           "arch": str(cfg), "tuned": "true"})
     dev = torch.device("cpu")
-    val = measure(model, data.loader("val", campaign.data.batch_size), dev, campaign)
-    test = measure(model, data.loader("test", campaign.data.batch_size), dev, campaign)
+    val = measure(model, data.loader("val", campaign.data.batch_size, device=dev), dev, campaign)
+    test = measure(model, data.loader("test", campaign.data.batch_size, device=dev), dev, campaign)
     result = {
         "export_id": str(config["id"]), "metric": METRIC, "num_samples": num_samples, "max_epochs": max_epochs,
         "seed": seed, "scheduler": "ASHA(grace_period=1, reduction_factor=2)",

@@ -86,6 +86,6 @@ def evaluate_export(export_dir: str | Path, split: str = "val", *, device: str |
     evaluation = metrics.get("evaluation") or {}
     bs = batch_size or int(evaluation.get("batch_size") or campaign.data.batch_size)
     cap = evaluation.get("max_val_batches") if split == "val" else None
-    result = measure(model, data.loader(split, bs), device, campaign, max_batches=cap, energy_model=energy_model)
+    result = measure(model, data.loader(split, bs, device=device), device, campaign, max_batches=cap, energy_model=energy_model)
     result.update({"id": config.get("id"), "split": split, "weights": "retrained" if retrained else "inherited"})
     return result

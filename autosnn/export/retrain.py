@@ -58,7 +58,7 @@ def retrain_export(export_dir: str | Path, epochs: int | None = None, from_scrat
     inherited = load_subnet(export_dir, dev)
     inherited_test = metrics.get("inherited_test")
     if not isinstance(inherited_test, dict):
-        inherited_test = _measured(measure(inherited, data.loader("test", batch_size), dev, campaign))
+        inherited_test = _measured(measure(inherited, data.loader("test", batch_size, device=dev), dev, campaign))
     if from_scratch:
         torch.manual_seed(campaign.seed)
         model = Spikformer(cfg).to(dev)
@@ -70,8 +70,8 @@ def retrain_export(export_dir: str | Path, epochs: int | None = None, from_scrat
     save_weights(model, export_dir / RETRAINED_FILE, {"kind": EXPORT_KIND, "id": str(config["id"]),
                                                       "space_fingerprint": str(config.get("space_fingerprint")),
                                                       "arch": str(cfg), "retrained": "true"})
-    test = _measured(measure(model, data.loader("test", batch_size), dev, campaign))
-    val = _measured(measure(model, data.loader("val", batch_size), dev, campaign))
+    test = _measured(measure(model, data.loader("test", batch_size, device=dev), dev, campaign))
+    val = _measured(measure(model, data.loader("val", batch_size, device=dev), dev, campaign))
     section = {
         "epochs": recipe.epochs, "from_scratch": bool(from_scratch), "recipe": dataclasses.asdict(recipe),
         "test_accuracy": test["accuracy"], "test_energy_mj": test["energy_mj"], "test_macs": test["macs"],

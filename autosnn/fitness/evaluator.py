@@ -100,10 +100,11 @@ class LocalEvaluator(InProcessEvaluator):
         net.set_config(config)
         net.eval()
         data = self.data.for_time_steps(config.time_steps)   # event data: frames integrated at its own T
-        batches = recalibration_batches(data, self.batch_size, self.bn_recalibration_batches)
+        batches = recalibration_batches(data, self.batch_size, self.bn_recalibration_batches, device=self.device)
         with autocast(self.device, self.precision), bn_recalibrated(net, batches, self.bn_recalibration_batches,
                                                                         self.device):
-            correct, seen, report = accuracy_and_energy(net, data.loader("val", self.batch_size), self.device,
+            val = data.loader("val", self.batch_size, device=self.device)
+            correct, seen, report = accuracy_and_energy(net, val, self.device,
                                                         self.costs, self.max_val_batches)
         if seen == 0:
             raise ValueError("the validation split is empty")

@@ -55,7 +55,7 @@ class TrainingFreeEvaluator(InProcessEvaluator):
                  worker: str = "local") -> None:
         self.space, self.costs, self.seed, self.worker = space, costs, seed, worker
         self.device = torch.device(device)
-        x, _ = next(iter(data.loader("train", batch_size, shuffle=True, seed=seed)))
+        x, _ = next(iter(data.loader("train", batch_size, shuffle=True, seed=seed, device=self.device)))
         self.batch = to_device(x, self.device)   # event data at several T: {T: frames}, each model takes its own
 
     def evaluate_one(self, config: SubnetConfig) -> EvalResult:

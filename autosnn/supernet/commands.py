@@ -79,10 +79,10 @@ def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataS
     numbers are the search's."""
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return
-    val = data.loader("val", 256)
+    val = data.loader("val", 256, device=device)
     recal = campaign.fitness.bn_recalibration_batches if campaign is not None else 0
     precision = evaluation_precision(campaign.supernet.precision) if campaign is not None else "fp32"
-    batches = recalibration_batches(data, campaign.data.batch_size, recal) if recal else []
+    batches = recalibration_batches(data, campaign.data.batch_size, recal, device=device) if recal else []
     note = f" (BatchNorm recalibrated on {recal} batches)" if recal else ""
     for label, cfg in (("largest", space.largest()), ("smallest", space.smallest())):
         supernet.set_config(cfg)

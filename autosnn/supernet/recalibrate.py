@@ -26,15 +26,16 @@ __all__ = ["recalibrate_bn", "bn_recalibrated", "recalibration_batches", "RECALI
 RECALIBRATION_SEED = 0
 
 
-def recalibration_batches(data: DataSplits, batch_size: int, batches: int,
-                          seed: int = RECALIBRATION_SEED) -> list[torch.Tensor]:
+def recalibration_batches(data: DataSplits, batch_size: int, batches: int, seed: int = RECALIBRATION_SEED,
+                          device: torch.device | str | None = None) -> list[torch.Tensor]:
     """The first ``batches`` shuffled training batches (inputs only), drawn under a fixed
-    torch seed so that random augmentations are the same on every call."""
+    torch seed so that random augmentations are the same on every call. Images held as
+    tensors arrive on ``device``, augmented by the per-sample keys of ``(seed, 0)``."""
     if batches <= 0:
         return []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        loader = data.loader("train", batch_size, shuffle=True, seed=seed)
+        loader = data.loader("train", batch_size, shuffle=True, seed=seed, device=device)
         return [x for x, _ in itertools.islice(loader, batches)]
 
 

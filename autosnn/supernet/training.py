@@ -31,12 +31,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from autosnn.campaign import SupernetTrainingConfig
 from autosnn.checkpoint import load_checkpoint, save_checkpoint
-from autosnn.data.splits import DataSplits, collate, to_device
+from autosnn.data.splits import DataSplits, to_device
+from autosnn.data.tensor_images import TensorBatches
 from autosnn.device import autocast, autocast_dtype
 from autosnn.errors import CheckpointError, TrainingDivergedError
 from autosnn.search_spaces.space import SearchSpace
@@ -107,15 +108,20 @@ def _rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 
 
-def train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_workers: int) -> DataLoader:
-    """The shuffled training batches of ``epoch`` (seeded by ``seed`` and ``epoch``, so a
-    resumed run sees the same order); sharded across ranks under torchrun."""
-    if dist.is_initialized():
-        sampler = DistributedSampler(data.train, seed=seed, drop_last=True)
-        sampler.set_epoch(epoch)
-        return DataLoader(data.train, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=True,
-                          collate_fn=collate)
-    return data.loader("train", batch_size, shuffle=True, seed=seed * 1000 + epoch, num_workers=num_workers, drop_last=True)
+def train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_workers: int, *,
+                 rank: int | None = None, world_size: int | None = None,
+                 device: torch.device | str | None = None) -> DataLoader | TensorBatches:
+    """The shuffled training batches of ``epoch`` (:meth:`DataSplits.epoch_loader`): one
+    global order seeded by ``seed`` and ``epoch``, so a resumed run sees the same batches;
+    under torchrun each rank takes its shard (``rank`` / ``world_size`` default to the
+    process group's) with ``batch_size`` per rank. Images held as tensors arrive on
+    ``device``, augmented there."""
+    if rank is None or world_size is None:
+        initialized = dist.is_initialized()
+        rank = (dist.get_rank() if initialized else 0) if rank is None else rank
+        world_size = (dist.get_world_size() if initialized else 1) if world_size is None else world_size
+    return data.epoch_loader(batch_size, seed, epoch, rank=rank, world_size=world_size, num_workers=num_workers,
+                             device=device)
 
 
 class Trainer:
@@ -273,7 +279,7 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     if dist.is_initialized():
         model = nn.parallel.DistributedDataParallel(supernet, device_ids=[device.index] if device.type == "cuda" else None,
                                                     find_unused_parameters=True)
-    steps = len(train_loader(data, batch_size, seed, 0, num_workers))
+    steps = len(train_loader(data, batch_size, seed, 0, num_workers, device=device))
     trainer = Trainer(model, cfg, steps, device)
     history: list[dict] = []
     start = 0
@@ -299,7 +305,7 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     bar = tqdm(range(start, cfg.epochs), desc="supernet", initial=start, total=cfg.epochs,
                disable=not progress or _rank() != 0, dynamic_ncols=True)
     for epoch in bar:
-        loader = train_loader(data, batch_size, seed, epoch, num_workers)
+        loader = train_loader(data, batch_size, seed, epoch, num_workers, device=device)
         loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes, distill=cfg.distillation == "inplace")
         history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0],
                         "skipped_steps": trainer.skipped_steps})
@@ -317,7 +323,7 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
     """Train a standalone model with the supernet's recipe; resumable from ``checkpoint``."""
     torch.manual_seed(seed)
     model.to(device)
-    trainer = Trainer(model, cfg, len(train_loader(data, batch_size, seed, 0, 0)), device)
+    trainer = Trainer(model, cfg, len(train_loader(data, batch_size, seed, 0, 0, device=device)), device)
     start = 0
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
@@ -331,7 +337,7 @@ def fit(model: nn.Module, data: DataSplits, cfg: SupernetTrainingConfig, *, batc
     bar = tqdm(range(start, cfg.epochs), desc="train", initial=start, total=cfg.epochs,
                disable=not progress, dynamic_ncols=True)
     for epoch in bar:
-        loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0), f"epoch {epoch + 1}", progress)
+        loss = trainer.epoch(train_loader(data, batch_size, seed, epoch, 0, device=device), f"epoch {epoch + 1}", progress)
         bar.set_postfix(loss=f"{loss:.3f}")
         if path is not None:
             save_checkpoint({"kind": kind, "model": model.state_dict(), "trainer": trainer.state_dict(),
