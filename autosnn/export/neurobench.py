@@ -249,12 +249,16 @@ def compare(nb: dict[str, Any], ours: dict[str, Any], params: int | None = None)
     sparse_w = s.get("ConnectionSparsity") or 0.0
     weights = ("" if not sparse_w else
                f"; {100 * sparse_w:.3g}% of the weights are exactly 0, which NeuroBench skips and autosnn counts")
+    if d_rule:
+        rule = (f"conv/linear ACs: autosnn {conv_acs:.6g}, {d_rule:.6g} more than NeuroBench: binary samples in calls "
+                "NeuroBench's per-call test (the whole batch, values in {-1, 0, 1}) finds non-binary, which autosnn's "
+                "rule (binary-ness per sample) charges ACs and NeuroBench MACs")
+    else:
+        rule = f"conv/linear ACs equal ({conv_acs:.6g}): every call was binary or not for all of its samples alike"
     rows.append(_row(
         "effective ACs", syn.get("Effective_ACs"), ours["acs"],
         f"autosnn adds the attention products (v·kᵀ)·q, {att_acs:.6g} ACs, which NeuroBench does not hook (it counts "
-        f"Linear/Conv/RNN modules only, not matrix products); conv/linear ACs: autosnn {conv_acs:.6g}, difference "
-        f"{d_rule:.6g}: calls whose input NeuroBench's per-call test (the whole batch, values in {{-1, 0, 1}}) finds "
-        f"non-binary while autosnn's rule (binary-ness per sample) charges the binary samples ACs; 0 at batch 1{weights}"))
+        f"Linear/Conv/RNN modules only, not matrix products); {rule}{weights}"))
     x, p, z = ours["taps_dense_nonbinary"], ours["taps_padding_nonbinary"], ours["taps_zero_input_nonbinary"]
     rest = ours["conv_linear_macs"] - x
     rows.append(_row(
