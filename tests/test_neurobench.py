@@ -85,7 +85,7 @@ def test_activation_layers_have_unique_full_names(firing):
     assert names == lifs and len(set(names)) == len(names) == 15
 
 
-# ------------------------------------------------------------------ counts: equal by definition, or by the explained amount
+# ------------------------------------------------------------------ counts: equal, or differing by the explained amount
 def test_counts_at_batch_1_equal_where_defined_and_differ_by_the_explained_parts(firing):
     model = _model(firing, "digits-tiny")
     r = benchmark(model, _digits(3), 1)

@@ -118,7 +118,8 @@ def _neurobench(args: argparse.Namespace) -> int:
         return 0
     print(_neurobench_text(r))
     key = f"{r['split']}-retrained" if r["weights"] == "retrained" else r["split"]
-    print(f"written to {args.export_dir / 'metrics.json'} (neurobench.{key})" + (f"; report: {report}" if report else ""))
+    print(f"written to {args.export_dir / 'metrics.json'} (neurobench.{key})"
+          + (f"; report: {report}" if report else ""))
     return 0
 
 
@@ -158,7 +159,8 @@ def _refresh_run_report(export_dir: Path) -> Path | None:
 
     run_dir = export_dir.resolve().parent.parent
     folder = RunFolder(run_dir)
-    if export_dir.resolve().parent.name != "exports" or not (folder.campaign_yaml.is_file() and folder.evaluations.is_file()):
+    in_run = folder.campaign_yaml.is_file() and folder.evaluations.is_file()
+    if export_dir.resolve().parent.name != "exports" or not in_run:
         return None
     try:
         write_reports(run_dir)

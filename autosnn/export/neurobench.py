@@ -128,8 +128,8 @@ class TapCounter:
         from spikingjelly.activation_based import neuron
 
         self.model = model
-        self.totals = dict.fromkeys(("dense", "padding", "dense_nonbinary", "padding_nonbinary", "zero_input_nonbinary"),
-                                    0.0)
+        keys = ("dense", "padding", "dense_nonbinary", "padding_nonbinary", "zero_input_nonbinary")
+        self.totals = dict.fromkeys(keys, 0.0)
         self.neuron_outputs: dict[str, float] = {}
         self._neuron = neuron.BaseNode
         self._handles: list[Any] = []
@@ -257,20 +257,21 @@ def compare(nb: dict[str, Any], ours: dict[str, Any], params: int | None = None)
         rule = f"conv/linear ACs equal ({conv_acs:.6g}): every call was binary or not for all of its samples alike"
     rows.append(_row(
         "effective ACs", syn.get("Effective_ACs"), ours["acs"],
-        f"autosnn adds the attention products (v·kᵀ)·q, {att_acs:.6g} ACs, which NeuroBench does not hook (it counts "
-        f"Linear/Conv/RNN modules only, not matrix products); {rule}{weights}"))
+        f"autosnn adds the attention products (v·kᵀ)·q, {att_acs:.6g} ACs, which NeuroBench does not hook "
+        f"(it counts Linear/Conv/RNN modules only, not matrix products); {rule}{weights}"))
     x, p, z = ours["taps_dense_nonbinary"], ours["taps_padding_nonbinary"], ours["taps_zero_input_nonbinary"]
     rest = ours["conv_linear_macs"] - x
     rows.append(_row(
         "effective MACs", syn.get("Effective_MACs"), ours["macs"],
-        "a non-binary input (the image into the first conv, the residual sums into qkv/q-k and fc1, the token means "
-        f"into the head) is priced dense by autosnn: {x:.6g} taps on the calls NeuroBench finds non-binary, of which "
-        f"{p:.6g} read zero padding and {z:.6g} a zero-valued input; NeuroBench counts one MAC per nonzero input value "
-        f"x nonzero weight inside the input (it binarises the input and the weights, then re-runs the layer): "
-        f"{x - p - z:.6g}"
-        + (f"; autosnn's conv/linear MACs differ from those dense taps by {rest:.6g}: binary samples in those calls, "
-           "which its per-sample rule charges ACs" if rest else "")
-        + (f"; {ours['attention_macs']:.6g} attention MACs not hooked by NeuroBench" if ours["attention_macs"] else "")))
+        "a non-binary input (the image or event counts into the first conv, the residual sums into qkv/q-k and fc1, "
+        f"the token means into the head) is priced dense by autosnn: {x:.6g} taps on the calls NeuroBench finds "
+        f"non-binary, of which {p:.6g} read zero padding and {z:.6g} a zero-valued input; NeuroBench counts one MAC "
+        "per nonzero input value x nonzero weight inside the input (it binarises the input and the weights, then "
+        f"re-runs the layer): {x - p - z:.6g}"
+        + (f"; autosnn's conv/linear MACs are {-rest:.6g} fewer than those dense taps: the binary samples of those "
+           "calls, which its per-sample rule charges ACs (see effective ACs)" if rest else "")
+        + (f"; {ours['attention_macs']:.6g} attention MACs not hooked by NeuroBench" if ours["attention_macs"]
+           else "")))
     dense, pad = ours["taps_dense"], ours["taps_padding"]
     rows.append(_row(
         "dense synaptic operations", syn.get("Dense"), dense,
