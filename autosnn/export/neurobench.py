@@ -254,7 +254,7 @@ def compare(nb: dict[str, Any], ours: dict[str, Any], params: int | None = None)
                 "NeuroBench's per-call test (the whole batch, values in {-1, 0, 1}) finds non-binary, which autosnn's "
                 "rule (binary-ness per sample) charges ACs and NeuroBench MACs")
     else:
-        rule = f"conv/linear ACs equal ({conv_acs:.6g}): every call was binary or not for all of its samples alike"
+        rule = f"conv/linear ACs equal ({conv_acs:.6g}): both rules found the same inputs binary"
     rows.append(_row(
         "effective ACs", syn.get("Effective_ACs"), ours["acs"],
         f"autosnn adds the attention products (v·kᵀ)·q, {att_acs:.6g} ACs, which NeuroBench does not hook "
