@@ -127,6 +127,7 @@ def test_per_inference_normalisation_does_not_depend_on_the_batch(firing):
     for key in ("Effective_ACs", "Effective_MACs", "Dense"):
         assert _syn(four)[key] == pytest.approx(_syn(one)[key], rel=1e-9)
     assert four["workload"]["ActivationSparsity"] == pytest.approx(one["workload"]["ActivationSparsity"], abs=1e-12)
+    assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())   # no hook left behind
 
 
 def test_qk_mixed_exports_differ_by_their_ssa_blocks_only(firing):
