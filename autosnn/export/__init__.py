@@ -2,6 +2,7 @@
 
 from autosnn.export.evaluate import evaluate_export
 from autosnn.export.files import export_subnet, load_subnet
+from autosnn.export.neurobench import neurobench_export
 from autosnn.export.retrain import retrain_export
 
-__all__ = ["export_subnet", "load_subnet", "evaluate_export", "retrain_export"]
+__all__ = ["export_subnet", "load_subnet", "evaluate_export", "neurobench_export", "retrain_export"]

@@ -34,6 +34,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrained", action="store_true", help="the weights written by 'autosnn retrain'")
     p.add_argument("--energy-model", choices=ENERGY_MODELS, default=None,
                    help="price the pass under this energy model (default: the campaign's fitness.energy.model)")
+    p.add_argument("--neurobench", action="store_true",
+                   help="also run NeuroBench's benchmark (footprint, connection and activation sparsity, synaptic "
+                        "operations, accuracy) beside autosnn's counts for the same samples, and store it in "
+                        "metrics.json (needs: pip install 'autosnn[neurobench]')")
     add_device_options(p, progress=False)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_evaluate)
@@ -81,6 +85,8 @@ def _device(name: str):
 def _evaluate(args: argparse.Namespace) -> int:
     from autosnn.export.evaluate import evaluate_export
 
+    if args.neurobench:
+        return _neurobench(args)
     r = evaluate_export(args.export_dir, args.split, device=_device(args.device), retrained=args.retrained,
                         energy_model=args.energy_model)
     if args.json:
@@ -96,6 +102,71 @@ def _evaluate(args: argparse.Namespace) -> int:
         parts = ", ".join(f"{k} {v:.4g}" for k, v in r["energy_components_mj"].items())
         print(f"  model    {r['energy_model']} ({parts} mJ)")
     return 0
+
+
+def _neurobench(args: argparse.Namespace) -> int:
+    from autosnn.export.neurobench import neurobench_export, require_neurobench
+
+    require_neurobench()
+    if args.energy_model is not None:
+        raise UserError("--energy-model does not apply to --neurobench (NeuroBench's synaptic operations are compared "
+                        "with autosnn's sops counts)")
+    r = neurobench_export(args.export_dir, args.split, device=_device(args.device), retrained=args.retrained)
+    report = _refresh_run_report(args.export_dir)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(_neurobench_text(r))
+    key = f"{r['split']}-retrained" if r["weights"] == "retrained" else r["split"]
+    print(f"written to {args.export_dir / 'metrics.json'} (neurobench.{key})"
+          + (f"; report: {report}" if report else ""))
+    return 0
+
+
+def _neurobench_text(r: dict) -> str:
+    split = {"val": "validation", "test": "test"}[r["split"]]
+    s, w = r["static"], r["workload"]
+    syn = w["SynapticOperations"]
+    lines = [f"{r['id']} ({r['weights']} weights) on the {split} split, {r['samples']} samples in batches of "
+             f"{r['batch_size']}: NeuroBench {r['neurobench_version']}",
+             f"  static    Footprint {s['Footprint']:,} bytes, ConnectionSparsity {s['ConnectionSparsity']:.4g}, "
+             f"ParameterCount {s['ParameterCount']:,}",
+             f"  workload  ClassificationAccuracy {w['ClassificationAccuracy']:.4f}, ActivationSparsity "
+             f"{w['ActivationSparsity']:.4f}",
+             f"            SynapticOperations (per inference): Effective_MACs {syn['Effective_MACs']:.6g}, "
+             f"Effective_ACs {syn['Effective_ACs']:.6g}, Dense {syn['Dense']:.6g}"]
+    for name, reason in r["not_counted"].items():
+        lines.append(f"            {name}: {reason}")
+    lines.append("  ActivationSparsityByLayer:")
+    lines += [f"    {k:<32} {v:.4f}" for k, v in w["ActivationSparsityByLayer"].items()]
+    lines.append("side by side with autosnn (counts per inference: one sample over all T steps):")
+    lines.append(f"  {'quantity':<44} {'NeuroBench':>14} {'autosnn':>14} {'difference':>14}")
+    fmt = lambda v: "-" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.6g}")  # noqa: E731
+    for row in r["comparison"]:
+        lines.append(f"  {row['quantity']:<44} {fmt(row['neurobench']):>14} {fmt(row['autosnn']):>14} "
+                     f"{fmt(row['difference']):>14}")
+    lines.append("each difference:")
+    lines += [f"  - {row['quantity']}: {row['explanation']}" for row in r["comparison"]]
+    lines += [f"  - {note}" for note in r["notes"]]
+    return "\n".join(lines)
+
+
+def _refresh_run_report(export_dir: Path) -> Path | None:
+    """Rewrite the report of the run an export sits in (``RUN_DIR/exports/<id>``), so it shows
+    the new numbers; ``None`` when the export is elsewhere or the report cannot be written."""
+    from autosnn.report.reports import write_reports
+    from autosnn.run_folder import RunFolder
+
+    run_dir = export_dir.resolve().parent.parent
+    folder = RunFolder(run_dir)
+    in_run = folder.campaign_yaml.is_file() and folder.evaluations.is_file()
+    if export_dir.resolve().parent.name != "exports" or not in_run:
+        return None
+    try:
+        write_reports(run_dir)
+    except UserError:
+        return None
+    return folder.report_html
 
 
 def _retrain(args: argparse.Namespace) -> int:

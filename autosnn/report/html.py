@@ -119,6 +119,38 @@ def _pick_section(summary: RunSummary) -> str:
     return "".join(parts)
 
 
+def _neurobench_section(summary: RunSummary) -> str:
+    """NeuroBench's numbers for the exports that have them, beside autosnn's counts for the
+    same samples, each difference explained (as ``autosnn evaluate --neurobench`` stored them)."""
+    parts = []
+    for export, splits in summary.neurobench.items():
+        for key, r in splits.items():
+            rows = r.get("comparison")
+            if not isinstance(rows, list):
+                continue
+            s, w = r.get("static") or {}, r.get("workload") or {}
+            syn = w.get("SynapticOperations") or {}
+            parts.append(f"<h3>Export <code>{_e(export)}</code>, {_e(key)} split ({_e(r.get('samples'))} samples, "
+                         f"NeuroBench {_e(r.get('neurobench_version'))})</h3>")
+            static = ", ".join(f"{k} {_cell(v)}" for k, v in s.items())
+            work = ", ".join(f"{k} {_cell(w.get(k))}" for k in ("ClassificationAccuracy", "ActivationSparsity"))
+            ops = ", ".join(f"{k} {_cell(v)}" for k, v in syn.items())
+            parts.append(f"<p>Static: {_e(static)}. Workload: {_e(work)}; synaptic operations per inference: "
+                         f"{_e(ops)}.</p>")
+            for name, reason in (r.get("not_counted") or {}).items():
+                parts.append(f'<p class="note">{_e(name)}: {_e(reason)}</p>')
+            table = [[str(x.get("quantity")), _cell(x.get("neurobench")), _cell(x.get("autosnn")),
+                      _cell(x.get("difference")), str(x.get("explanation"))] for x in rows if isinstance(x, dict)]
+            parts.append(_table(["quantity", "NeuroBench", "autosnn", "autosnn - NeuroBench", "why"], table, {0, 4},
+                                table_id=f"neurobench-{export}-{key}"))
+            parts += [f'<p class="note">{_e(n)}</p>' for n in r.get("notes") or []]
+    if not parts:
+        return ""
+    return ("<h2>NeuroBench on exports</h2><p>NeuroBench's own benchmark run on an export "
+            "(<code>autosnn evaluate EXPORT --neurobench</code>) beside autosnn's counts for the same samples; "
+            "counts are per inference (one sample over all T steps).</p>" + "".join(parts))
+
+
 def _flat_components(layer: dict[str, Any]) -> dict[str, Any]:
     """A layer row with its energy components (``components_mj``) as ``<name> mJ`` columns."""
     comp = layer.get("components_mj")
@@ -167,6 +199,7 @@ def report_html(summary: RunSummary, png: bytes) -> str:
         "<h2>Pareto front</h2>", _front_section(summary),
         "<h2>Hypervolume per generation</h2>", _history_section(summary),
         "<h2>The F_AEB pick</h2>", _pick_section(summary),
+        _neurobench_section(summary),
         "<h2>Campaign settings</h2>", f"<pre>{_e(c.to_yaml())}</pre>",
         "</body>", "</html>",
     ]

@@ -15,7 +15,7 @@ from autosnn.report.front import VALUE, AEBTarget, aeb_target, ok_rows, pareto_f
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.subnet_config import SubnetConfig
 
-__all__ = ["RunSummary", "load_evaluations", "load_history", "summarize", "resolve_pick"]
+__all__ = ["RunSummary", "load_evaluations", "load_history", "load_neurobench", "summarize", "resolve_pick"]
 
 
 def load_evaluations(run_dir: str | Path) -> pd.DataFrame:
@@ -48,6 +48,22 @@ def load_history(run_dir: str | Path) -> pd.DataFrame | None:
         return None
 
 
+def load_neurobench(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """``{export folder name: {split: result}}`` of the run's exports whose ``metrics.json``
+    holds NeuroBench results (``autosnn evaluate EXPORT --neurobench``); unreadable files
+    are skipped."""
+    out: dict[str, dict[str, Any]] = {}
+    exports = RunFolder(Path(run_dir)).exports
+    for metrics in sorted(exports.glob("*/metrics.json")) if exports.is_dir() else []:
+        try:
+            section = json.loads(metrics.read_text()).get("neurobench")
+        except (ValueError, UnicodeDecodeError, AttributeError, OSError):
+            continue
+        if isinstance(section, dict) and section:
+            out[metrics.parent.name] = {k: v for k, v in section.items() if isinstance(v, dict)}
+    return out
+
+
 @dataclass
 class RunSummary:
     """Everything the reports show about a run folder."""
@@ -61,6 +77,7 @@ class RunSummary:
     pick: str | None                   # the F_AEB pick's id
     knee: str | None
     filters: dict[str, float] = field(default_factory=dict)
+    neurobench: dict[str, dict[str, Any]] = field(default_factory=dict)   # export -> split -> NeuroBench result
 
     @property
     def value_label(self) -> str:
@@ -99,7 +116,8 @@ def summarize(run_dir: str | Path, *, energy_max: float | None = None, acc_min: 
     front["neurons"] = [c.threshold_tau_string for c in configs]
     filters = {k: v for k, v in (("energy_max", energy_max), ("acc_min", acc_min)) if v is not None}
     return RunSummary(path=path, campaign=campaign, space=space, evaluations=df, front=front.reset_index(drop=True),
-                      target=target, pick=pick_aeb(front), knee=pick_knee(front), filters=filters)
+                      target=target, pick=pick_aeb(front), knee=pick_knee(front), filters=filters,
+                      neurobench=load_neurobench(path))
 
 
 def resolve_pick(summary: RunSummary, pick: str) -> str:
