@@ -15,6 +15,7 @@ from autosnn.supernet import subnet_num_parameters
 from autosnn.supernet.elastic import qkv_rows
 from autosnn.supernet.layers import PLAIN, make_mixer
 from autosnn.supernet.reference import mixer_from_reference_state_dict, reference_mixer
+from conftest import same_weights
 
 MIXED = SearchSpace.builtin("digits-mixer")
 TINY = SearchSpace.builtin("digits-tiny")
@@ -112,6 +113,37 @@ def test_qk_mixers_share_q_k_rows_and_proj_conv_with_ssa():
     default = SpikformerSupernet(MIXED)  # shared BatchNorm: the supernet is the largest subnet in size
     assert len(default.blocks[0].attn.mixer_proj_bn) == 0
     assert sum(p.numel() for p in default.parameters()) == subnet_num_parameters(MIXED.largest())
+
+
+@pytest.mark.slow
+def test_per_mixer_bn_round_trips_through_the_checkpoint_and_export(data, tmp_path):
+    from autosnn.campaign import SupernetTrainingConfig
+    from autosnn.supernet.training import load_supernet, train_supernet
+
+    import dataclasses
+
+    from autosnn.data.splits import subset
+
+    few = dataclasses.replace(data, train=subset(data.train, np.arange(128)))  # two steps are enough here
+    cfg = SupernetTrainingConfig(epochs=1, warmup_epochs=0, amp=False, lr=3e-3)
+    ckpt = tmp_path / "supernet.pt"
+
+    def train(per_mixer_bn):
+        return train_supernet(MIXED, few, cfg, batch_size=64, seed=0, checkpoint=ckpt, device=torch.device("cpu"),
+                              progress=False, log=lambda s: None, per_mixer_bn=per_mixer_bn)
+
+    trained = train(True)
+    loaded, _ = load_supernet(ckpt, MIXED)
+    assert loaded.per_mixer_bn and len(loaded.blocks[0].attn.mixer_proj_bn) == 2
+    assert same_weights(trained, loaded)
+    assert train(None).per_mixer_bn  # resuming a finished checkpoint keeps its layout
+    # the export path (load_supernet, then extract) computes what the trained supernet computes
+    x = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    config = MIXED.config(depth=2, embed_dim=64, attention=["qk_token", "qk_channel"])
+    trained.set_config(config)
+    with torch.no_grad():
+        expected, got = trained(x), loaded.extract(config).eval()(x)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ standalone model and extract
