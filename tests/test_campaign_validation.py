@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 import typing
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def _numeric_fields(cls: type = Campaign, prefix: str = "") -> list[tuple[str, t
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
-        args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
+        optional = typing.get_origin(tp) in (typing.Union, types.UnionType)  # Optional[X] and X | None alike
+        args = [a for a in typing.get_args(tp) if a is not type(None)] if optional else [tp]
         if dataclasses.is_dataclass(args[0]):
             out += _numeric_fields(args[0], prefix + f.name + ".")
         elif args[0] in (int, float):
@@ -102,6 +104,27 @@ def test_every_numeric_field_declares_its_range():
     assert len(fields) >= 30  # the whole tree was walked
     missing = [path for path, _, f in fields if "range" not in f.metadata]
     assert not missing, f"declare a range with campaign.ranged(...) for: {missing}"
+
+
+@dataclasses.dataclass
+class _Inner:
+    rate: float | None = None
+
+
+@dataclasses.dataclass
+class _Probe:
+    plain: int = 1
+    new_style: int | None = None
+    old_style: typing.Optional[float] = None
+    nested: _Inner | None = None
+    text: str | None = None
+
+
+def test_the_field_walker_sees_every_spelling_of_optional():
+    # the range test above is only as good as the walk: X | None, Optional[X] and nested
+    # optional sections must all be found
+    assert [(path, tp) for path, tp, _ in _numeric_fields(_Probe)] == [
+        ("plain", int), ("new_style", int), ("old_style", float), ("nested.rate", float)]
 
 
 @pytest.mark.parametrize("path, tp, f", _numeric_fields(), ids=lambda v: v if isinstance(v, str) else "")
