@@ -27,6 +27,7 @@ from autosnn.cli import main
 from autosnn.errors import ConfigError
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces import SearchSpace
+from autosnn.supernet import SpikformerSupernet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -267,7 +268,7 @@ def _finished_run(root: Path) -> Path:
     folder = RunFolder(root)
     folder.prepare(campaign)
     space = campaign.resolve_space()
-    save_checkpoint({"kind": "autosnn-supernet", "space": json.dumps(space.to_dict()), "epoch": 1}, folder.supernet)
+    save_checkpoint(_weightless(space) | {"model": SpikformerSupernet(space).state_dict()}, folder.supernet)
     genome = space.encode(space.largest()).tolist()
     pd.DataFrame({"id": ["a" * 12] * 1, "genome": [json.dumps(genome)], "generation": [1], "status": ["ok"],
                   "accuracy": [0.5], "energy_mj": [0.01]}).to_parquet(folder.evaluations, index=False)
@@ -280,6 +281,10 @@ def _finished_run(root: Path) -> Path:
     export = folder.exports / ("a" * 12)
     export.mkdir(parents=True)
     return root
+
+
+def _weightless(space) -> dict:
+    return {"kind": "autosnn-supernet", "space": json.dumps(space.to_dict()), "epoch": 1}
 
 
 def _write(path: Path, text: str) -> Path:
@@ -297,6 +302,9 @@ DAMAGE = {
     "evaluations.parquet truncated": ("evaluations.parquet", _truncate),
     "supernet.pt truncated": ("supernet.pt", _truncate),
     "supernet.pt garbage": ("supernet.pt", lambda p: p.write_bytes(bytes(range(256)) * 4)),
+    "supernet.pt without weights": ("supernet.pt", lambda p: save_checkpoint(
+        _weightless(SearchSpace.builtin("digits-tiny")), p)),
+    "history.csv garbage": ("history.csv", lambda p: p.write_bytes(b"\x00\x93garbage\xff\n\x01")),
     "search.json truncated": ("search_state/search.json", _truncate),
     "gen_0001.json truncated": ("search_state/gen_0001.json", _truncate),
     "export config.json garbage": ("exports/" + "a" * 12 + "/config.json", lambda p: p.write_bytes(b"\x00{")),
