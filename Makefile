@@ -23,7 +23,7 @@ test: $(STAMP)
 
 #: The benchmarks of `make bench-quick`: a few minutes on 2 CPU cores. The others train
 #: supernets or subnets, or enumerate a space.
-BENCH_QUICK := $(wildcard bench/device_check.py bench/energy.py bench/forward.py bench/ray_scaling.py)
+BENCH_QUICK := $(wildcard bench/device_check.py bench/forward.py bench/ray_scaling.py)
 
 # Every bench/*.py runs to its end whatever the others gave; the last lines list each
 # verdict (PASS, SKIP, SHORT, ERROR) and name what was not met (exit status 1 then).
