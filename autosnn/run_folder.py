@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 
 from autosnn.atomic import write_text
 from autosnn.campaign import Campaign
 from autosnn.errors import RunDirError
 
-__all__ = ["RunFolder"]
+__all__ = ["RunFolder", "HISTORY_REQUIRED"]
+
+#: Columns every ``history.csv`` has (the search writes more, see
+#: ``autosnn.search.search.HISTORY_COLUMNS``).
+HISTORY_REQUIRED = ("generation", "evaluations", "hypervolume")
 
 #: Settings that may change between two commands on the same run folder.
 _MAY_CHANGE = {("search", "generations"), ("evaluator",), ("export",), ("data", "num_workers"), ("data", "root")}
@@ -51,6 +57,29 @@ class RunFolder:
         if not self.campaign_yaml.is_file():
             raise RunDirError(f"{self.path} is not a run folder (no campaign.yaml)")
         return Campaign.from_yaml(self.campaign_yaml)
+
+    def load_history(self) -> pd.DataFrame | None:
+        """``history.csv`` (one row per generation), or ``None`` when there is none yet.
+        A file that is no such table (unparsable, missing columns, non-numeric values,
+        generations not 1, 2, ... in order) is a :class:`RunDirError` naming it."""
+        path = self.history_csv
+        if not path.is_file():
+            return None
+        try:
+            df = pd.read_csv(path)
+        except Exception as exc:  # pandas raises several types for a damaged file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RunDirError(f"{path}: cannot be read ({first[:160]})") from None
+        missing = [c for c in HISTORY_REQUIRED if c not in df.columns]
+        if missing:
+            raise RunDirError(f"{path}: not a search history (missing columns {missing})")
+        bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+        if bad:
+            raise RunDirError(f"{path}: not a search history (non-numeric values in {bad})")
+        gens = df["generation"].to_numpy()
+        if len(df) and not np.array_equal(gens, gens[0] + np.arange(len(gens))):
+            raise RunDirError(f"{path}: not a search history (generations {gens.tolist()[:8]} are not consecutive)")
+        return df
 
     def check(self, campaign: Campaign) -> None:
         """Everything :meth:`prepare` refuses, without writing anything: an invalid

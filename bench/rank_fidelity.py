@@ -21,25 +21,35 @@ For a campaign (default ``configs/demo.yaml``: digits, the digits-tiny space), i
    cosine, label smoothing 0.1, batch 32, ``--standalone-epochs`` epochs, by default the
    campaign's supernet epochs; the seed sets the initialisation and the batch order) --
    the recipe of ``autosnn retrain --from-scratch`` on the demo campaign;
-4. report, for every recipe with and without BatchNorm recalibration, Kendall tau-b,
-   Spearman rho and top-3 overlap of inherited validation accuracy vs the mean
-   stand-alone validation accuracy, and the inherited-minus-stand-alone gap of every
-   subnet; the seed-to-seed tau (stand-alone seed A vs seed B; with more seeds the mean
-   over every pair) as the noise ceiling;
-   the training-free proxy's (AutoST FLOPs proxy) tau on the same subnets.
+4. report, for every recipe with and without BatchNorm recalibration, like with like:
+   Kendall tau-b, Spearman rho and top-3 overlap of inherited validation accuracy
+   against EACH SINGLE stand-alone seed, averaged over the seeds
+   (``autosnn.fitness.rank_fidelity.agreement_with_seeds``), beside the seed-to-seed tau
+   (one seed against another, averaged over every pair: the noise ceiling,
+   ``seed_to_seed``). Both sides compare one noisy estimate with one single seed; the
+   tau against the mean of the seeds (a steadier reference than any single seed, so
+   not comparable with the ceiling) is kept as ``vs_seed_mean`` for reference. Also the
+   inherited-minus-stand-alone gap of every subnet (against the mean of the seeds: a
+   gap is best estimated by the mean) and the training-free proxy's (AutoST FLOPs
+   proxy) tau on the same subnets, judged the same way.
 
 Goal, judged on the campaign's own recipe (its ``supernet`` section and its
-``fitness.bn_recalibration_batches``): Kendall tau >= 0.8, or >= 90 % of the ceiling
-when the ceiling is below 0.85; and the smallest subnet's inherited accuracy within 1.5
-points of its stand-alone accuracy. Prints PASS or SHORT with the numbers, exits 1 when
-short. Resumable: supernets, the pool's evaluation and every stand-alone training are
-cached under ``bench/.cache/rank_fidelity/`` (a killed run keeps them). Results:
+``fitness.bn_recalibration_batches``; ``autosnn.fitness.rank_fidelity.judge``): Kendall
+tau >= 0.8, or >= 90 % of the ceiling when the ceiling is below 0.85; and the smallest
+subnet's inherited accuracy within 1.5 points of its mean stand-alone accuracy. Prints
+PASS or SHORT with the numbers, exits 1 when short. Resumable: supernets, the pool's
+evaluation and every stand-alone training are cached under
+``bench/.cache/rank_fidelity/`` (a killed run keeps them). Results:
 ``bench/results/rank_fidelity.json``.
 
     python bench/rank_fidelity.py [--config configs/demo.yaml] [--recipes uniform:epochs=60,sandwich_random=2 inplace:epochs=40,sandwich_random=1]
         [--k 12] [--standalone-epochs EPOCHS] [--seeds 0,1,2,3] [--pool 80] [--recal-batches 16]
         [--phase all|supernets] [--threads 1]
+    python bench/rank_fidelity.py --from-results bench/results/rank_fidelity.json [--seeds 0,1] [--out FILE]
 
+``--from-results`` trains nothing: it judges again the accuracies a results file stores
+(per subnet: every seed's stand-alone accuracy and every recipe's inherited accuracy)
+and rewrites the file (or ``--out``); ``--seeds`` there keeps only those stored seeds.
 A recipe is a preset name with optional overrides, e.g. ``inplace:epochs=40,distillation_temperature=2``.
 ``--phase supernets`` only trains the supernets (to run beside a ``--phase all`` process).
 """
@@ -49,7 +59,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import itertools
 import json
 import os
 import platform
@@ -63,7 +72,8 @@ import torch
 from autosnn.atomic import write_json
 from autosnn.campaign import Campaign, SupernetTrainingConfig
 from autosnn.fitness import LocalEvaluator, flops_proxy
-from autosnn.fitness.rank_fidelity import rank_agreement, stratified_choice
+from autosnn.fitness.rank_fidelity import (FidelityGoal, agreement_with_seeds, judge, rank_agreement, seed_to_seed,
+                                           stratified_choice)
 from autosnn.search_spaces import SearchSpace, SubnetConfig
 from autosnn.supernet import Spikformer
 from autosnn.supernet.commands import campaign_data
@@ -244,11 +254,105 @@ def _train_standalone(config: SubnetConfig, seed: int, recipe: SupernetTrainingC
 
 
 # ------------------------------------------------------------------ report
-def row(label: str, recal: int, inh: list[float], stand: np.ndarray, smallest: int, largest: int) -> dict:
-    gaps = np.asarray(inh) - stand
-    return {"recipe": label, "recalibration_batches": recal, **rank_agreement(inh, stand),
+GOAL = FidelityGoal()
+GOAL_TEXT = ("Kendall tau of inherited accuracy against each single stand-alone seed (mean over seeds) >= 0.8, or "
+             ">= 90% of the seed-to-seed tau (mean over seed pairs) when that is < 0.85; smallest subnet's inherited "
+             "accuracy within 1.5 points of its mean stand-alone accuracy")
+
+
+def row(label: str, recal: int, inh: list[float], val: np.ndarray, smallest: int, largest: int) -> dict:
+    """One estimate's figures: agreement with each single seed (mean over seeds), the old
+    figure against the mean of the seeds (``vs_seed_mean``, for reference), and the gaps to
+    the mean stand-alone accuracy."""
+    gaps = np.asarray(inh) - val.mean(1)
+    return {"recipe": label, "recalibration_batches": recal, **agreement_with_seeds(inh, val),
+            "vs_seed_mean": rank_agreement(inh, val.mean(1)),
             "smallest_gap": float(gaps[smallest]), "largest_gap": float(gaps[largest]),
             "mean_abs_gap": float(np.abs(gaps).mean()), "gaps": [float(g) for g in gaps]}
+
+
+def report(raw: dict) -> tuple[dict, bool]:
+    """Judge and print the measured numbers ``raw`` (what the results file stores: its
+    ``subnets``, ``recipes``, ``judged_key``, ``setup``); returns the results and the verdict.
+    Used on a fresh run and on a stored file (``--from-results``) alike."""
+    subnets, setup = raw["subnets"], raw["setup"]
+    seeds = setup["seeds"]
+    val = np.array([s["standalone_val"] for s in subnets])
+    smallest, largest = setup["smallest_index"], setup["largest_index"]
+    order = raw.get("recipe_order") or list(raw["recipes"])  # the command line's order
+    rows = []
+    for key in sorted(subnets[0]["inherited"], key=lambda k: (order.index(k.rsplit("/recal=", 1)[0]),
+                                                              int(k.rsplit("=", 1)[1]))):
+        label, recal = key.rsplit("/recal=", 1)
+        inh = [s["inherited"][key] for s in subnets]
+        rows.append(row(label, int(recal), inh, val, smallest, largest) | raw["recipes"][label])
+    ceiling = seed_to_seed(val)
+    training_free = agreement_with_seeds([s["training_free_score"] for s in subnets], val)
+    judged_label, judged_recal = raw["judged_key"].rsplit("/recal=", 1)
+    judged = next(r for r in rows if r["recipe"] == judged_label and r["recalibration_batches"] == int(judged_recal))
+    verdict = judge(judged["kendall_tau"], ceiling["kendall_tau"], judged["smallest_gap"], GOAL)
+    ok = verdict["verdict"] == "PASS"
+
+    over_pairs = " (mean over seed pairs)" if len(seeds) > 2 else ""
+    print(f"\n{len(subnets)} subnets, stand-alone {setup['standalone_recipe']['epochs']} epochs x {len(seeds)} seeds; "
+          f"taus are against each single seed (mean over seeds); seed-to-seed ceiling{over_pairs}: tau "
+          f"{ceiling['kendall_tau']:.3f}, rho {ceiling['spearman_rho']:.3f}, top-3 {ceiling['top_overlap']:.2f}")
+    print(f"training-free proxy vs stand-alone: tau {training_free['kendall_tau']:.3f}, "
+          f"rho {training_free['spearman_rho']:.3f}, top-3 {training_free['top_overlap']:.2f}")
+    print(f"{'recipe':<36}{'recal':>6}{'tau':>8}{'rho':>8}{'top3':>6}{'tau/mean':>9}{'small gap':>11}"
+          f"{'large gap':>11}{'mean|gap|':>11}{'train s':>9}")
+    for r in rows:
+        print(f"{r['recipe']:<36}{r['recalibration_batches']:>6}{r['kendall_tau']:>8.3f}{r['spearman_rho']:>8.3f}"
+              f"{r['top_overlap']:>6.2f}{r['vs_seed_mean']['kendall_tau']:>9.3f}{100 * r['smallest_gap']:>+10.1f}p"
+              f"{100 * r['largest_gap']:>+10.1f}p{100 * r['mean_abs_gap']:>10.1f}p{r['supernet_seconds']:>9.0f}")
+    keys = list(subnets[0]["inherited"])
+    print("\nsubnet".ljust(44) + "".join(f"val s{s}  " for s in seeds)
+          + "  ".join(k.split("/")[0][:8].rjust(8) + ("+bn" if not k.endswith("=0") else "   ") for k in keys))
+    for s in subnets:
+        print(f"{s['config']:<43} " + "".join(f"{v:.3f}   " for v in s["standalone_val"]) + " "
+              + "  ".join(f"{s['inherited'][k]:>8.3f}   " for k in keys))
+
+    summary = (f"{verdict['verdict']}: recipe '{judged_label}' (recal {judged_recal}): Kendall tau "
+               f"{judged['kendall_tau']:.3f} against single stand-alone seeds (goal >= {verdict['tau_needed']:.3f}: "
+               f"0.8, or 90 % of the seed-to-seed tau {ceiling['kendall_tau']:.3f} when it is < 0.85); smallest subnet "
+               f"gap {100 * judged['smallest_gap']:+.1f} points (goal within 1.5)")
+    print("\n" + summary)
+    results = {
+        "goal": GOAL_TEXT, "verdict": verdict["verdict"], "summary": summary,
+        "judged": {k: v for k, v in judged.items() if k != "gaps"} | {k: v for k, v in verdict.items() if k != "verdict"},
+        "ceiling": ceiling, "training_free_proxy": training_free, "rows": rows,
+        "subnets": subnets, "setup": setup, "machine": raw["machine"],
+        "raw": {"recipes": raw["recipes"], "recipe_order": order, "judged_key": raw["judged_key"]},
+    }
+    return results, ok
+
+
+def from_results(path: Path, seeds: list[int] | None) -> dict:
+    """The measured numbers a results file stores (older files too: they lack ``raw`` and
+    the subnets' indices, which the pool's order gives: the largest first, the smallest
+    second), restricted to ``seeds`` when given."""
+    old = json.loads(path.read_text())
+    setup = dict(old["setup"])
+    setup.setdefault("largest_index", 0)
+    setup.setdefault("smallest_index", 1)
+    subnets = [dict(s) for s in old["subnets"]]
+    if seeds is not None:
+        missing = [s for s in seeds if s not in setup["seeds"]]
+        if missing:
+            raise SystemExit(f"rank_fidelity: {path} has no stand-alone seeds {missing} (it has {setup['seeds']})")
+        cols = [setup["seeds"].index(s) for s in seeds]
+        for s in subnets:
+            s["standalone_val"] = [s["standalone_val"][c] for c in cols]
+            s["standalone_test"] = [s["standalone_test"][c] for c in cols]
+        setup["seeds"] = seeds
+    raw = old.get("raw") or {
+        "recipes": {r["recipe"]: {"supernet_seconds": r["supernet_seconds"], "recipe_config": r["recipe_config"]}
+                    for r in old["rows"]},
+        "recipe_order": list(dict.fromkeys(r["recipe"] for r in old["rows"])),
+        "judged_key": f"{old['judged']['recipe']}/recal={old['judged']['recalibration_batches']}"}
+    setup["rejudged"] = (f"python bench/rank_fidelity.py --from-results {path}"
+                         + (f" --seeds {','.join(map(str, seeds))}" if seeds is not None else ""))
+    return {"subnets": subnets, "setup": setup, "machine": old["machine"], **raw}
 
 
 def main() -> int:
@@ -261,9 +365,9 @@ def main() -> int:
     p.add_argument("--standalone-epochs", type=int, default=None,
                    help="epochs of every stand-alone training (default: the campaign's supernet epochs, what "
                         "'autosnn retrain --from-scratch' trains)")
-    p.add_argument("--seeds", default="0,1,2,3",
-                   help="stand-alone seeds, two or more (default four: two seeds' ceiling moved from 0.64 to 0.33 "
-                        "between seed pairs on the demo)")
+    p.add_argument("--seeds", default=None,
+                   help="stand-alone seeds, two or more (default 0,1,2,3: two seeds' ceiling moved from 0.64 to 0.33 "
+                        "between seed pairs on the demo); with --from-results: judge on these of the stored seeds")
     p.add_argument("--pool", type=int, default=80)
     p.add_argument("--recal-batches", type=int, default=16,
                    help="recalibration batches of the 'with recalibration' rows when the campaign sets none")
@@ -271,13 +375,21 @@ def main() -> int:
                    help="supernets: only train the supernets; standalone: only help with the stand-alone "
                         "trainings (once the first recipe's supernet exists); all: everything, then the report")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--from-results", type=Path, default=None, metavar="RESULTS.json",
+                   help="train nothing: judge again the numbers a results file stores (and rewrite it, or --out)")
+    p.add_argument("--out", type=Path, default=None, help=f"results file (default {RESULTS.relative_to(ROOT.parent)}; "
+                                                          "with --from-results: that file)")
     args = p.parse_args()
     if args.k < 12:
         raise SystemExit("rank_fidelity: --k must be >= 12")
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = [int(s) for s in (args.seeds or "0,1,2,3").split(",")]
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise SystemExit("rank_fidelity: --seeds needs two or more different seeds")
+    if args.from_results is not None:
+        results, ok = report(from_results(args.from_results, seeds if args.seeds else None))
+        write_json(args.out or args.from_results, results)
+        return 0 if ok else 1
+    args.out = args.out or RESULTS
     torch.set_num_threads(args.threads)
 
     campaign = Campaign.from_yaml(args.config)
@@ -315,71 +427,37 @@ def main() -> int:
         trained.append(runs)
     val = np.array([[r["val_accuracy"] for r in runs] for runs in trained])
     test = np.array([[r["test_accuracy"] for r in runs] for runs in trained])
-    stand = val.mean(1)
-    smallest, largest = configs.index(space.smallest()), configs.index(space.largest())
 
     for label, cfg in recipes[1:]:
         seconds[label] = train_one_supernet(label, cfg, campaign, space, data)
-    rows, inherited_table = [], {}
+    inherited_table = {}
     for label, cfg in recipes:
         supernet, _ = load_supernet(supernet_file(cfg, campaign, space), space)
         for recal in (0, recal_with):
-            inh = [a for a, _ in inherited(supernet, configs, data, campaign.data.batch_size, recal)]
-            inherited_table[f"{label}/recal={recal}"] = inh
-            rows.append(row(label, recal, inh, stand, smallest, largest) | {"supernet_seconds": seconds[label],
-                                                                             "recipe_config": dataclasses.asdict(cfg)})
-    pairs = [rank_agreement(val[:, i], val[:, j]) for i, j in itertools.combinations(range(len(seeds)), 2)]
-    ceiling = {k: float(np.mean([p[k] for p in pairs])) for k in pairs[0]}
+            inherited_table[f"{label}/recal={recal}"] = [
+                a for a, _ in inherited(supernet, configs, data, campaign.data.batch_size, recal)]
     proxy = [flops_proxy(c, space) for c in configs]
-    training_free = rank_agreement(proxy, stand)
-
-    judged = next(r for r in rows if r["recipe"] == judged_label
-                  and r["recalibration_batches"] == (recal_with if campaign.fitness.bn_recalibration_batches else 0))
-    tau_needed = TAU_GOAL if ceiling["kendall_tau"] >= CEILING_LIMIT else min(TAU_GOAL, CEILING_FRACTION * ceiling["kendall_tau"])
-    ok = judged["kendall_tau"] >= tau_needed and abs(judged["smallest_gap"]) <= SMALLEST_GAP
-
-    over_pairs = " (mean over seed pairs)" if len(pairs) > 1 else ""
-    print(f"\n{len(configs)} subnets, stand-alone {args.standalone_epochs} epochs x {len(seeds)} seeds; "
-          f"seed-to-seed ceiling{over_pairs}: tau {ceiling['kendall_tau']:.3f}, rho {ceiling['spearman_rho']:.3f}, "
-          f"top-3 {ceiling['top_overlap']:.2f}")
-    print(f"training-free proxy vs stand-alone: tau {training_free['kendall_tau']:.3f}, "
-          f"rho {training_free['spearman_rho']:.3f}, top-3 {training_free['top_overlap']:.2f}")
-    print(f"{'recipe':<28}{'recal':>6}{'tau':>8}{'rho':>8}{'top3':>6}{'small gap':>11}{'large gap':>11}"
-          f"{'mean|gap|':>11}{'train s':>9}")
-    for r in rows:
-        print(f"{r['recipe']:<28}{r['recalibration_batches']:>6}{r['kendall_tau']:>8.3f}{r['spearman_rho']:>8.3f}"
-              f"{r['top_overlap']:>6.2f}{100 * r['smallest_gap']:>+10.1f}p{100 * r['largest_gap']:>+10.1f}p"
-              f"{100 * r['mean_abs_gap']:>10.1f}p{r['supernet_seconds']:>9.0f}")
-    print("\nsubnet".ljust(44) + "".join(f"val s{s}  " for s in seeds) + "  ".join(k.split("/")[0][:8].rjust(8) + ("+bn" if not k.endswith("=0") else "   ")
-                                                                for k in inherited_table))
-    for i, c in enumerate(configs):
-        print(f"{str(c):<43} " + "".join(f"{v:.3f}   " for v in val[i]) + " "
-              + "  ".join(f"{v[i]:>8.3f}   " for v in inherited_table.values()))
-
-    verdict = "PASS" if ok else "SHORT"
-    summary = (f"{verdict}: recipe '{judged_label}' (recal {judged['recalibration_batches']}): Kendall tau "
-               f"{judged['kendall_tau']:.3f} (goal >= {tau_needed:.3f}: 0.8, or 90 % of the ceiling "
-               f"{ceiling['kendall_tau']:.3f} when it is < 0.85); smallest subnet gap "
-               f"{100 * judged['smallest_gap']:+.1f} points (goal within 1.5)")
-    print("\n" + summary)
-    write_json(args.out, {
-        "goal": "Kendall tau (inherited vs mean stand-alone validation accuracy) >= 0.8, or >= 90% of the "
-                "seed-to-seed ceiling when that is < 0.85; smallest subnet within 1.5 points",
-        "verdict": verdict, "summary": summary, "judged": {k: v for k, v in judged.items() if k != "gaps"},
-        "ceiling": ceiling, "training_free_proxy": training_free,
-        "rows": rows,
+    judged_recal = recal_with if campaign.fitness.bn_recalibration_batches else 0
+    raw = {
         "subnets": [{"config": str(c), "energy_mj": chosen[i]["energy_mj"], "standalone_val": val[i].tolist(),
                      "standalone_test": test[i].tolist(), "training_free_score": proxy[i],
                      "inherited": {k: v[i] for k, v in inherited_table.items()}} for i, c in enumerate(configs)],
+        "recipes": {label: {"supernet_seconds": seconds[label], "recipe_config": dataclasses.asdict(cfg)}
+                    for label, cfg in recipes},
+        "recipe_order": [label for label, _ in recipes],
+        "judged_key": f"{judged_label}/recal={judged_recal}",
         "setup": {"campaign": str(args.config), "space": space.name, "data": campaign.data.name, "k": len(configs),
                   "pool": args.pool, "pool_seed": POOL_SEED, "seeds": seeds,
+                  "smallest_index": configs.index(space.smallest()), "largest_index": configs.index(space.largest()),
                   "stratified_on": f"energy and inherited accuracy of '{recipes[0][0]}' (no recalibration)",
                   "standalone_recipe": {"epochs": args.standalone_epochs, "batch_size": STANDALONE_BATCH, **STANDALONE},
                   "recalibration_batches_with": recal_with, "threads": args.threads,
                   "command": "python bench/rank_fidelity.py " + " ".join(sys.argv[1:])},
         "machine": {"platform": platform.platform(), "torch": torch.__version__,
                     "note": "2 CPU cores shared with other jobs: training seconds are indicative only"},
-    })
+    }
+    results, ok = report(raw)
+    write_json(args.out, results)
     return 0 if ok else 1
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from autosnn.campaign import Campaign, DataConfig, SearchConfig, SupernetTrainingConfig
+from autosnn.campaign import (Campaign, DataConfig, EnergyConfig, FitnessConfig, SearchConfig,
+                              SupernetTrainingConfig)
 from autosnn.cli import main
 from autosnn.fitness.result import EvalResult
 from autosnn.run_folder import RunFolder
@@ -110,16 +111,18 @@ def kill_after_first_checkpoint(train, ckpt: Path, monkeypatch) -> None:
 _RUN: dict[str, Path] = {}
 
 
-def build_tiny_run(root: Path) -> Path:
+def build_tiny_run(root: Path, energy_model: str = "sops") -> Path:
     """A run folder: a 3-epoch digits-tiny supernet, 8 real evaluations over 3 generations
-    (the largest subnet among them) and one failed row, and a history.csv."""
-    from autosnn.fitness import EnergyCosts, LocalEvaluator
+    (the largest subnet among them) and one failed row, and a history.csv; priced by the
+    campaign's own evaluator under ``energy_model`` (``fitness.energy.model``)."""
+    from autosnn.fitness import build_local_evaluator
     from autosnn.supernet.commands import campaign_data
     from autosnn.supernet.training import train_supernet
 
     campaign = Campaign(name="tiny", seed=0, space="digits-tiny", data=DataConfig(batch_size=32),
                         supernet=SupernetTrainingConfig(epochs=3, warmup_epochs=0, precision="fp32", lr=3e-3),
-                        search=SearchConfig(population=4, generations=3))
+                        search=SearchConfig(population=4, generations=3),
+                        fitness=FitnessConfig(energy=EnergyConfig(model=energy_model)))
     folder = RunFolder(root)
     folder.prepare(campaign)
     space = campaign.resolve_space()
@@ -129,7 +132,7 @@ def build_tiny_run(root: Path) -> Path:
                               device=cpu, progress=False, log=lambda s: None)
     rng = np.random.default_rng(1)
     configs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(6)]
-    evaluator = LocalEvaluator(supernet, data, costs=EnergyCosts.from_config(campaign.fitness.energy), device=cpu)
+    evaluator = build_local_evaluator(campaign, space, supernet, data, cpu)
     rows = []
     for i, result in enumerate(evaluator.evaluate(configs)):
         row = result.to_row()

@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 import typing
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from autosnn.cli import main
 from autosnn.errors import ConfigError
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces import SearchSpace
+from autosnn.supernet import SpikformerSupernet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +40,8 @@ def _numeric_fields(cls: type = Campaign, prefix: str = "") -> list[tuple[str, t
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
-        args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
+        optional = typing.get_origin(tp) in (typing.Union, types.UnionType)  # Optional[X] and X | None alike
+        args = [a for a in typing.get_args(tp) if a is not type(None)] if optional else [tp]
         if dataclasses.is_dataclass(args[0]):
             out += _numeric_fields(args[0], prefix + f.name + ".")
         elif args[0] in (int, float):
@@ -102,6 +105,27 @@ def test_every_numeric_field_declares_its_range():
     assert len(fields) >= 30  # the whole tree was walked
     missing = [path for path, _, f in fields if "range" not in f.metadata]
     assert not missing, f"declare a range with campaign.ranged(...) for: {missing}"
+
+
+@dataclasses.dataclass
+class _Inner:
+    rate: float | None = None
+
+
+@dataclasses.dataclass
+class _Probe:
+    plain: int = 1
+    new_style: int | None = None
+    old_style: typing.Optional[float] = None
+    nested: _Inner | None = None
+    text: str | None = None
+
+
+def test_the_field_walker_sees_every_spelling_of_optional():
+    # the range test above is only as good as the walk: X | None, Optional[X] and nested
+    # optional sections must all be found
+    assert [(path, tp) for path, tp, _ in _numeric_fields(_Probe)] == [
+        ("plain", int), ("new_style", int), ("old_style", float), ("nested.rate", float)]
 
 
 @pytest.mark.parametrize("path, tp, f", _numeric_fields(), ids=lambda v: v if isinstance(v, str) else "")
@@ -244,7 +268,7 @@ def _finished_run(root: Path) -> Path:
     folder = RunFolder(root)
     folder.prepare(campaign)
     space = campaign.resolve_space()
-    save_checkpoint({"kind": "autosnn-supernet", "space": json.dumps(space.to_dict()), "epoch": 1}, folder.supernet)
+    save_checkpoint(_weightless(space) | {"model": SpikformerSupernet(space).state_dict()}, folder.supernet)
     genome = space.encode(space.largest()).tolist()
     pd.DataFrame({"id": ["a" * 12] * 1, "genome": [json.dumps(genome)], "generation": [1], "status": ["ok"],
                   "accuracy": [0.5], "energy_mj": [0.01]}).to_parquet(folder.evaluations, index=False)
@@ -257,6 +281,10 @@ def _finished_run(root: Path) -> Path:
     export = folder.exports / ("a" * 12)
     export.mkdir(parents=True)
     return root
+
+
+def _weightless(space) -> dict:
+    return {"kind": "autosnn-supernet", "space": json.dumps(space.to_dict()), "epoch": 1}
 
 
 def _write(path: Path, text: str) -> Path:
@@ -274,6 +302,9 @@ DAMAGE = {
     "evaluations.parquet truncated": ("evaluations.parquet", _truncate),
     "supernet.pt truncated": ("supernet.pt", _truncate),
     "supernet.pt garbage": ("supernet.pt", lambda p: p.write_bytes(bytes(range(256)) * 4)),
+    "supernet.pt without weights": ("supernet.pt", lambda p: save_checkpoint(
+        _weightless(SearchSpace.builtin("digits-tiny")), p)),
+    "history.csv garbage": ("history.csv", lambda p: p.write_bytes(b"\x00\x93garbage\xff\n\x01")),
     "search.json truncated": ("search_state/search.json", _truncate),
     "gen_0001.json truncated": ("search_state/gen_0001.json", _truncate),
     "export config.json garbage": ("exports/" + "a" * 12 + "/config.json", lambda p: p.write_bytes(b"\x00{")),

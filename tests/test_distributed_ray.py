@@ -79,6 +79,27 @@ def test_ray_results_equal_local_evaluator(local_ray, setting):
     assert ray.is_initialized()                                     # not ours to shut down
 
 
+@pytest.mark.slow
+def test_workers_rebuild_a_per_mixer_bn_supernet(local_ray, firing):
+    campaign = Campaign.from_dict({**_campaign().to_dict(), "space": "digits-mixer"})
+    space = campaign.resolve_space()
+    data = campaign_data(campaign, space)
+    torch.manual_seed(0)
+    supernet = firing(SpikformerSupernet(space, per_mixer_bn=True), seed=4)
+    configs = [space.config(depth=1, embed_dim=48, num_heads=4, attention=["qk_channel"])]
+    expected = build_evaluator(Campaign.from_dict({**campaign.to_dict(), "evaluator": {"kind": "local"}}), space,
+                               supernet, data, "cpu").evaluate(configs)
+    ev = build_evaluator(campaign, space, supernet, data, "cpu")
+    try:
+        got = ev.evaluate(configs)
+    finally:
+        ev.close()
+    for a, b in zip(expected, got):
+        assert a.ok and b.status == "ok", b.reason
+        assert (b.accuracy, b.energy_mj, b.firing_rates) == (a.accuracy, pytest.approx(a.energy_mj, rel=1e-9),
+                                                             pytest.approx(a.firing_rates, rel=1e-9))
+
+
 def test_killed_worker_is_replaced_and_candidate_retried(local_ray, setting):
     campaign, space, supernet, data, _ = setting
     rng = np.random.default_rng(11)

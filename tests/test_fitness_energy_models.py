@@ -268,3 +268,42 @@ def test_report_names_the_model_and_splits_the_pick_into_its_components(tiny_run
     for comp in ("ops mJ", "addressing mJ", "inout mJ", "params mJ", "potential mJ"):
         assert f"<th>{comp}</th>" in text
     assert "lemaire model" in render_table(summarize(run))
+
+
+def test_select_keeps_the_branch_not_taken_out():
+    from autosnn.fitness.energy_models import _select
+
+    yes_flag, no_flag = torch.tensor(True), torch.tensor(False)
+    for bad in (float("nan"), float("inf"), -float("inf"), torch.tensor(float("nan"))):
+        assert _select(yes_flag, 2.5, bad).item() == 2.5
+        assert _select(no_flag, bad, 3.0).item() == 3.0
+    picked = _select(torch.tensor([True, False, True]), torch.tensor([1.0, float("inf"), 3.0]),
+                     torch.tensor([float("nan"), 5.0, float("nan")]))
+    assert picked.dtype == torch.float64 and picked.tolist() == [1.0, 5.0, 3.0]
+    assert _select(True, 1.0, float("nan")) == 1.0
+
+
+@pytest.mark.slow
+def test_tiny_run_is_priced_by_its_campaigns_energy_model(tmp_path, monkeypatch, data):
+    import pandas as pd
+
+    from conftest import build_tiny_run
+
+    from autosnn.fitness import LocalEvaluator
+    from autosnn.supernet import training
+
+    made = {}
+
+    def untrained(space, *args, **kwargs):  # the pricing is under test, not the training
+        torch.manual_seed(0)
+        made["net"] = SpikformerSupernet(space).eval()
+        return made["net"]
+
+    monkeypatch.setattr(training, "train_supernet", untrained)
+    run = build_tiny_run(tmp_path / "run", energy_model="simple")
+    assert Campaign.from_yaml(run / "campaign.yaml").fitness.energy.model == "simple"
+    space = made["net"].space
+    recorded = pd.read_parquet(run / "evaluations.parquet").set_index("id").loc[space.largest().id, "energy_mj"]
+    simple, sops = (LocalEvaluator(made["net"], data, costs=c).evaluate([space.largest()])[0].energy_mj
+                    for c in (SimpleCosts(), EnergyCosts()))
+    assert recorded == pytest.approx(simple, rel=1e-9) and abs(simple / sops - 1) > 0.1

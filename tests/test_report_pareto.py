@@ -184,6 +184,20 @@ def test_reports_of_a_run_without_evaluations_or_history(tiny_run, tmp_path, cap
     assert _png_size((run / "pareto.png").read_bytes()) == PLOT_SIZE
 
 
+def test_damaged_history_is_one_line_exit_2_and_reports_stay(tiny_run, tmp_path, capsys):
+    run = _copy_run(tiny_run, tmp_path / "run")
+    (run / "history.csv").write_bytes((tiny_run / "history.csv").read_bytes())
+    assert main(["pareto", str(run)]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    (run / "history.csv").write_text("generation,evaluations,hypervolume\n0,3,0.01\n1,six,0.02\n")
+    before["history.csv"] = (run / "history.csv").read_bytes()
+    assert main(["pareto", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "history.csv: not a search history (non-numeric values in ['evaluations'])" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # nothing rewritten
+
+
 def test_cli_pareto_formats_and_filters(tiny_run, capsys):
     s = summarize(tiny_run)
     assert main(["pareto", str(tiny_run)]) == 0

@@ -170,3 +170,22 @@ def test_first_population_starts_from_the_extremes(tmp_path):
         ids = set(res.evaluations["id"])
         extremes = {cfg.id for cfg in extreme_configs(space)}
         assert len(extremes) == 3 and (extremes <= ids) == seeded and len(ids) == 8
+
+
+@pytest.mark.parametrize("rows", [
+    [(0.9, 1.0), (0.9, 1.0)],                  # tied rows: one point twice
+    [(0.9, 1.0)],                              # one point
+    [(0.9, 1.0), (0.9, 1.0), (0.5, 2.0)],      # the third is dominated: still one distinct front point
+])
+def test_degenerate_exact_fronts_are_refused(rows):
+    import pandas as pd
+
+    table = pd.DataFrame({"id": [f"c{i}" for i in range(len(rows))], "objective": [a for a, _ in rows],
+                          "energy_mj": [e for _, e in rows], "status": "ok", "feasible": True})
+    with np.errstate(all="raise"), pytest.raises(ValueError, match=r"degenerate exact front: 1 distinct "
+                                                                   r"\(accuracy, energy\) point"):
+        ExactFront.of(table)
+    two = pd.concat([table, pd.DataFrame({"id": ["x"], "objective": [0.95], "energy_mj": [3.0], "status": "ok",
+                                          "feasible": True})])
+    exact = ExactFront.of(two)                 # a second distinct point spans the box
+    assert len(exact) == 2 and exact.hypervolume == pytest.approx(1.1 * 1.1 - 1.0)

@@ -2,7 +2,8 @@
 
 A pool of ``campaign.evaluator.workers`` Ray actors. The supernet's weights are put in
 the object store ONCE, as a dict of numpy arrays (zero-copy for readers on the same
-node), and the data splits once; every actor rebuilds ``SpikformerSupernet(space)``,
+node), and the data splits once; every actor rebuilds ``SpikformerSupernet(space)``
+(with the supernet's ``per_mixer_bn`` layout),
 loads the weights and builds its own local evaluator once (the same one
 ``autosnn.fitness.build_local_evaluator`` gives, so answers are the same).
 Candidates are handed out one at a time as actors free up (``ray.wait``); results come
@@ -89,7 +90,7 @@ class _Worker:
     """One evaluation process: its own supernet copy and local evaluator, built once."""
 
     def __init__(self, slot: int, campaign: dict, space: dict, state: dict, data: DataSplits, use_gpu: bool,
-                 threads: int, factory: EvaluatorFactory | None) -> None:
+                 threads: int, factory: EvaluatorFactory | None, per_mixer_bn: bool = False) -> None:
         torch.set_num_threads(threads)
         from autosnn.supernet.supernet import SpikformerSupernet
 
@@ -97,7 +98,7 @@ class _Worker:
         self.campaign = Campaign.from_dict(campaign, source="campaign (ray worker)")
         self.space = SearchSpace.from_dict(space, source="space (ray worker)")
         self.device = torch.device("cuda") if use_gpu and torch.cuda.is_available() else torch.device("cpu")
-        supernet = SpikformerSupernet(self.space)
+        supernet = SpikformerSupernet(self.space, per_mixer_bn=per_mixer_bn)
         supernet.load_state_dict(state_from_numpy(state))
         supernet.to(self.device).eval()
         self.evaluator = (factory or local_evaluator_factory)(self.campaign, self.space, supernet, data, self.device)
@@ -161,7 +162,7 @@ class RayEvaluator:
             self._plan_resources(cfg, torch.device(device))
             campaign_dict = campaign.to_dict()
             self._args = (campaign_dict, space.to_dict(), ray.put(state_to_numpy(supernet)), ray.put(data),
-                          self.use_gpu, self.threads, factory)
+                          self.use_gpu, self.threads, factory, bool(getattr(supernet, "per_mixer_bn", False)))
             self._actors = [self._spawn(i) for i in range(self.workers)]
             self._wait_ready(start_timeout_s)
         except BaseException:

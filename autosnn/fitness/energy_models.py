@@ -199,11 +199,16 @@ def _f64(v: Any) -> Any:
 
 
 def _select(flag: Any, yes: Any, no: Any) -> Any:
-    """``yes`` where ``flag`` (a bool or a 0-d bool tensor) holds, else ``no``: no device sync."""
+    """``yes`` where ``flag`` (a bool or a bool tensor) holds, else ``no``: no device sync.
+    The branch not taken never reaches the result (a NaN or inf there stays out)."""
     if isinstance(flag, bool):
         return yes if flag else no
-    b = flag.to(torch.float64)
-    return b * _f64(yes) + (1.0 - b) * _f64(no)
+
+    def f64(v: Any) -> torch.Tensor:
+        return v.to(torch.float64) if torch.is_tensor(v) else torch.full((), float(v), dtype=torch.float64,
+                                                                            device=flag.device)
+
+    return torch.where(flag.to(torch.bool), f64(yes), f64(no))
 
 
 def _time_steps(module: nn.Module, x: torch.Tensor) -> int:

@@ -3,21 +3,32 @@
 * :func:`stratified_choice`: ``k`` candidates spread over two measures (e.g. energy and
   inherited accuracy), some forced in (the space's largest and smallest subnets);
 * :func:`rank_agreement`: Kendall tau-b, Spearman rho and top-k overlap of two scorings
-  of the same candidates.
+  of the same candidates;
+* :func:`agreement_with_seeds` and :func:`seed_to_seed`: the two sides of the judgement,
+  like with like. An estimate (inherited accuracy, a proxy) is compared with each single
+  stand-alone seed and the figures averaged over seeds; the ceiling is the agreement of
+  one single seed with another, averaged over seed pairs. (Against the *mean* of several
+  seeds an estimate would face a less noisy reference than the ceiling's single seeds,
+  and look better than a seed does for that reason alone.)
+* :func:`judge`: the verdict: tau >= 0.8, or >= 90 % of the ceiling when the ceiling is
+  below 0.85 (a reference that noisy cannot be matched better), and the smallest
+  subnet's inherited accuracy within 1.5 points of its mean stand-alone accuracy.
 
 Used by ``bench/rank_fidelity.py`` to judge a supernet's inherited accuracies against
-stand-alone training, and the seed-to-seed agreement of stand-alone training (the noise
-ceiling).
+stand-alone training.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["stratified_choice", "rank_agreement"]
+__all__ = ["stratified_choice", "rank_agreement", "agreement_with_seeds", "seed_to_seed", "FidelityGoal", "judge"]
 
 
 def _unit_ranks(values: Sequence[float]) -> np.ndarray:
@@ -69,3 +80,65 @@ def rank_agreement(a: Sequence[float], b: Sequence[float], top: int = 3) -> dict
     best_a = set(np.argsort(-a, kind="stable")[:top].tolist())
     best_b = set(np.argsort(-b, kind="stable")[:top].tolist())
     return {"kendall_tau": float(tau), "spearman_rho": float(rho), "top_overlap": len(best_a & best_b) / top}
+
+
+def _mean_of(agreements: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each figure over ``agreements`` (NaN ones, from constant scorings, left
+    out; NaN when all are)."""
+    out = {}
+    for key in agreements[0]:
+        vals = [a[key] for a in agreements if not math.isnan(a[key])]
+        out[key] = float(np.mean(vals)) if vals else float("nan")
+    return out
+
+
+def agreement_with_seeds(scores: Sequence[float], seeds: np.ndarray, top: int = 3) -> dict:
+    """:func:`rank_agreement` of ``scores`` with each single seed's accuracies (the columns
+    of ``seeds``, ``[candidates, seeds]``), averaged over seeds; ``per_seed_tau`` lists
+    each seed's tau."""
+    seeds = np.asarray(seeds, dtype=float)
+    if seeds.ndim != 2 or seeds.shape[1] < 1 or seeds.shape[0] != len(scores):
+        raise ValueError("seeds must be [candidates, seeds], one row per score")
+    each = [rank_agreement(scores, seeds[:, s], top) for s in range(seeds.shape[1])]
+    return {**_mean_of(each), "per_seed_tau": [a["kendall_tau"] for a in each]}
+
+
+def seed_to_seed(seeds: np.ndarray, top: int = 3) -> dict:
+    """The noise ceiling: :func:`rank_agreement` of one seed's accuracies with another's
+    (columns of ``seeds``, ``[candidates, seeds]``, two or more), averaged over every
+    pair; ``per_pair_tau`` lists each pair's tau."""
+    seeds = np.asarray(seeds, dtype=float)
+    if seeds.ndim != 2 or seeds.shape[1] < 2:
+        raise ValueError("seed_to_seed needs [candidates, seeds] with two or more seeds")
+    each = [rank_agreement(seeds[:, i], seeds[:, j], top) for i, j in itertools.combinations(range(seeds.shape[1]), 2)]
+    return {**_mean_of(each), "per_pair_tau": [a["kendall_tau"] for a in each]}
+
+
+@dataclass(frozen=True)
+class FidelityGoal:
+    """Rank fidelity's goal: Kendall tau >= ``tau``, or >= ``ceiling_fraction`` of the
+    ceiling when the ceiling is below ``ceiling_limit``; the smallest subnet's gap within
+    ``smallest_gap`` (a fraction: 0.015 = 1.5 points)."""
+
+    tau: float = 0.8
+    ceiling_fraction: float = 0.9
+    ceiling_limit: float = 0.85
+    smallest_gap: float = 0.015
+
+    def tau_needed(self, ceiling_tau: float) -> float:
+        """The tau to reach given the ceiling (an unknown, NaN, ceiling lowers nothing)."""
+        if math.isnan(ceiling_tau) or ceiling_tau >= self.ceiling_limit:
+            return self.tau
+        return min(self.tau, self.ceiling_fraction * ceiling_tau)
+
+
+def judge(tau: float, ceiling_tau: float, smallest_gap: float, goal: FidelityGoal = FidelityGoal()) -> dict:
+    """The verdict on one estimate: ``tau`` (:func:`agreement_with_seeds`), ``ceiling_tau``
+    (:func:`seed_to_seed`), ``smallest_gap`` (inherited minus mean stand-alone accuracy of
+    the smallest subnet). ``verdict`` is PASS when both goals are met (a NaN tau meets
+    none)."""
+    needed = goal.tau_needed(ceiling_tau)
+    tau_ok = bool(tau >= needed)
+    gap_ok = bool(abs(smallest_gap) <= goal.smallest_gap)
+    return {"verdict": "PASS" if tau_ok and gap_ok else "SHORT", "tau_needed": float(needed), "tau_ok": tau_ok,
+            "gap_ok": gap_ok}

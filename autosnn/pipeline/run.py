@@ -24,7 +24,7 @@ from autosnn.search.table import EvaluationTable
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extremes
 from autosnn.supernet.supernet import SpikformerSupernet
-from autosnn.supernet.training import load_supernet_checkpoint
+from autosnn.supernet.training import load_supernet
 
 __all__ = ["build_evaluator", "check_readable", "is_complete", "run_pipeline", "uses_ray"]
 
@@ -52,11 +52,13 @@ def check_readable(folder: RunFolder, space: SearchSpace) -> None:
     """Read in full every file a resumed or finished campaign relies on, and raise a
     :class:`~autosnn.errors.UserError` (one line naming the file) for the first that is
     truncated, corrupt or foreign: ``evaluations.parquet``, ``supernet.pt`` (trained for
-    ``space``), ``search_state/*.json`` and each ``exports/<id>/``. Writes nothing."""
+    ``space``, its weights loaded into a supernet of that space), ``history.csv``,
+    ``search_state/*.json`` and each ``exports/<id>/``. Writes nothing."""
     if folder.evaluations.exists():
         EvaluationTable(folder.evaluations)
     if folder.supernet.exists():
-        load_supernet_checkpoint(folder.supernet, space)
+        load_supernet(folder.supernet, space)  # the weights too: missing or misshapen ones are refused here
+    folder.load_history()
     store = StateStore(folder.search_state)
     store.load_meta()
     for generation in store.generations():

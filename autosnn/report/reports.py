@@ -27,8 +27,9 @@ def write_reports(run_dir: Path, summary: RunSummary | None = None) -> RunSummar
     it holds now (a running or interrupted search included); returns the summary."""
     summary = summary if summary is not None else summarize(run_dir)
     folder = RunFolder(Path(run_dir))
-    write_text(folder.pareto_csv, pareto_csv(summary))
-    png = pareto_png(summary)
+    csv, png = pareto_csv(summary), pareto_png(summary)
+    html = report_html(summary, png)  # everything composed first: a damaged input leaves the old files as they were
+    write_text(folder.pareto_csv, csv)
     write_bytes(folder.pareto_png, png)
-    write_text(folder.report_html, report_html(summary, png))
+    write_text(folder.report_html, html)
     return summary

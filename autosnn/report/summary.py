@@ -38,14 +38,9 @@ def load_evaluations(run_dir: str | Path) -> pd.DataFrame:
 
 
 def load_history(run_dir: str | Path) -> pd.DataFrame | None:
-    """``history.csv`` (generation, evaluations, hypervolume), or ``None`` when absent/unreadable."""
-    path = RunFolder(Path(run_dir)).history_csv
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_csv(path)
-    except Exception:
-        return None
+    """``history.csv`` (generation, evaluations, hypervolume), or ``None`` when absent; a
+    damaged one is a :class:`~autosnn.errors.RunDirError` (:meth:`RunFolder.load_history`)."""
+    return RunFolder(Path(run_dir)).load_history()
 
 
 def load_neurobench(run_dir: str | Path) -> dict[str, dict[str, Any]]:

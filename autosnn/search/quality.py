@@ -58,16 +58,19 @@ class ExactFront:
 
     def __post_init__(self) -> None:
         acc, energy = _objectives(self.front).T
-        if len(acc) < 2:
-            raise ValueError("an exact front needs at least two points to span a box")
-        self.ideal = np.array([acc.max(), energy.min()])
-        self.nadir = np.array([acc.min(), energy.max()])
+        self._keys = {self._key(a, e) for a, e in zip(acc, energy)}
+        self.ideal = np.array([acc.max(), energy.min()]) if len(acc) else np.full(2, np.nan)
+        self.nadir = np.array([acc.min(), energy.max()]) if len(acc) else np.full(2, np.nan)
+        if len(self._keys) < 2 or not (self.ideal[0] > self.nadir[0] and self.nadir[1] > self.ideal[1]):
+            raise ValueError(f"degenerate exact front: {len(self._keys)} distinct (accuracy, energy) point(s) in "
+                             f"{len(acc)} row(s), accuracy {self.nadir[0]:.6g}..{self.ideal[0]:.6g}, energy "
+                             f"{self.ideal[1]:.6g}..{self.nadir[1]:.6g} mJ; the normalised box needs two distinct "
+                             "points (a best-accuracy one and a lowest-energy one)")
         self.ref = np.full(2, 1.0 + self.margin)
         self.points = self.normalise(acc, energy)
         self._hv = HV(ref_point=self.ref)
         self.hypervolume = float(self._hv(self.points))
         self._igd = IGDPlus(self.points)
-        self._keys = {self._key(a, e) for a, e in zip(acc, energy)}
 
     def __len__(self) -> int:
         return len(self._keys)

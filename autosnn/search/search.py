@@ -152,10 +152,9 @@ class Search:
         return lambda acc, energy: float(f_aeb(acc, energy, meta.target_mj, aeb.alpha, aeb.beta))
 
     def _load_history(self, done: int) -> list[dict]:
-        path = self.folder.history_csv
-        if not path.is_file() or done == 0:
+        df = self.folder.load_history()
+        if df is None or done == 0:
             return []
-        df = pd.read_csv(path)
         return df[df["generation"] <= done].to_dict("records")
 
     def _restore(self, algorithm, problem: SearchProblem, state: GenerationState) -> None:

@@ -15,7 +15,7 @@ from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.supernet.recalibrate import bn_recalibrated, recalibration_batches
 from autosnn.supernet.supernet import SpikformerSupernet
-from autosnn.supernet.training import accuracy, load_supernet_checkpoint, train_supernet
+from autosnn.supernet.training import accuracy, load_supernet, train_supernet
 
 __all__ = ["add_commands", "load_campaign", "campaign_data", "ensure_supernet", "print_extremes"]
 
@@ -62,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
     folder = RunFolder(args.out or Path("runs") / campaign.name)
     folder.check(campaign)
     if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
-        load_supernet_checkpoint(folder.supernet, space)
+        load_supernet(folder.supernet, space)  # weights included
     folder.prepare(campaign)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device, campaign)

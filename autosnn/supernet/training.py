@@ -227,7 +227,7 @@ class Trainer:
 def _load_weights(supernet: SpikformerSupernet, ckpt: dict, path: Path | str) -> None:
     try:
         supernet.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError) as exc:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:  # no, foreign or misshapen weights
         raise CheckpointError(f"{path}: weights do not fit the space ({str(exc).splitlines()[0][:120]})") from None
 
 
@@ -236,6 +236,8 @@ def load_supernet_checkpoint(path: str | Path, space: SearchSpace | None = None)
     the CPU, whatever device wrote it); refuses a checkpoint whose space has other shapes
     than ``space``."""
     ckpt = load_checkpoint(path, kind=SUPERNET_KIND)
+    if not isinstance(ckpt.get("space"), str):
+        raise CheckpointError(f"{path}: supernet checkpoint without its space; use another run folder")
     saved = SearchSpace.from_dict(json.loads(ckpt["space"]), source=f"{path} (space)")
     if space is not None and saved.fingerprint != space.fingerprint:
         raise CheckpointError(f"{path}: supernet was trained for space '{saved.name}', not for '{space.name}' "
@@ -247,7 +249,7 @@ def load_supernet(path: str | Path, space: SearchSpace | None = None, map_locati
     """A supernet (in eval mode, on the device ``map_location``) from its checkpoint
     (``supernet.pt``, read on the CPU), and the checkpoint."""
     space, ckpt = load_supernet_checkpoint(path, space)
-    supernet = SpikformerSupernet(space)
+    supernet = SpikformerSupernet(space, per_mixer_bn=bool(ckpt.get("per_mixer_bn", False)))
     _load_weights(supernet, ckpt, path)
     return supernet.to(map_location).eval(), ckpt
 
@@ -257,22 +259,30 @@ def _supernet_checkpoint(supernet: SpikformerSupernet, trainer: Trainer, space: 
                          sampler: np.random.Generator) -> dict:
     """What ``supernet.pt`` holds after ``epoch``: weights, optimiser / schedule / loss
     scaler, the subnet sampler's and torch's generators (CPU and CUDA), the history."""
-    return {"kind": SUPERNET_KIND, "model": supernet.state_dict(), "trainer": trainer.state_dict(),
+    return {"kind": SUPERNET_KIND, "model": supernet.state_dict(), "per_mixer_bn": supernet.per_mixer_bn,
+            "trainer": trainer.state_dict(),
             "epoch": epoch, "space": json.dumps(space.to_dict()), "seed": seed, "training": json.dumps(asdict(cfg)),
             "history": json.dumps(history), "sampler_rng": json.dumps(sampler.bit_generator.state), **rng_state()}
 
 
 def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingConfig, *, batch_size: int,
                    seed: int, checkpoint: str | Path | None, device: torch.device, progress: bool = True,
-                   num_workers: int = 0, log: Callable[[str], None] = print) -> SpikformerSupernet:
+                   num_workers: int = 0, log: Callable[[str], None] = print,
+                   per_mixer_bn: bool | None = None) -> SpikformerSupernet:
     """Train (or resume training) the supernet of ``space``; returns it in eval mode.
 
     With ``checkpoint`` set, the state after every epoch is written there atomically and
-    an existing file is resumed from (a finished one is returned as is).
+    an existing file is resumed from (a finished one is returned as is). ``per_mixer_bn``:
+    see :class:`SpikformerSupernet`; it is saved in the checkpoint (:func:`load_supernet`
+    rebuilds the same layout), and a resumed checkpoint keeps its own.
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    supernet = SpikformerSupernet(space).to(device)
+    path = Path(checkpoint) if checkpoint else None
+    ckpt = load_supernet_checkpoint(path, space)[1] if path is not None and path.exists() else None  # on the CPU
+    if ckpt is not None:
+        per_mixer_bn = bool(ckpt.get("per_mixer_bn", False))
+    supernet = SpikformerSupernet(space, per_mixer_bn=per_mixer_bn).to(device)
     if _distributed() and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     model: nn.Module = supernet
@@ -283,9 +293,7 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     trainer = Trainer(model, cfg, steps, device)
     history: list[dict] = []
     start = 0
-    path = Path(checkpoint) if checkpoint else None
-    if path is not None and path.exists():
-        _, ckpt = load_supernet_checkpoint(path, space)   # on the CPU; load_state_dict places it
+    if ckpt is not None:
         _load_weights(supernet, ckpt, path)
         trainer.load_state_dict(ckpt["trainer"])
         rng.bit_generator.state = json.loads(ckpt["sampler_rng"])
