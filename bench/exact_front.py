@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from autosnn.campaign import Campaign  # noqa: E402
 from autosnn.fitness import LocalEvaluator  # noqa: E402
-from autosnn.fitness.energy import EnergyCosts  # noqa: E402
+from autosnn.fitness.energy import energy_model_from_config  # noqa: E402
 from autosnn.atomic import write_json  # noqa: E402
 from autosnn.fitness.aeb import f_aeb  # noqa: E402
 from autosnn.search import run_search  # noqa: E402
@@ -68,6 +68,9 @@ CACHE = ROOT / "bench" / ".cache"
 #: Validation batch size of the table's evaluations (the whole digits validation split,
 #: 360 images, in one batch; the batch size does not change the result).
 VAL_BATCH = 512
+#: How energy is counted, in the table's cache key: tables priced before binary inputs
+#: were decided per sample (issue 21) are never reused.
+ENERGY_RULE = "per-sample-binary"
 
 
 @dataclass
@@ -84,10 +87,11 @@ class BenchmarkProblem:
 
 def recipe_key(campaign: Campaign, space: SearchSpace) -> str:
     """A hash of everything that shapes the table (space, data, supernet recipe, seed,
-    energy costs): a changed recipe gets a new supernet and table, never a stale one."""
+    energy model and costs, and the energy rule: :data:`ENERGY_RULE`): a changed recipe
+    gets a new supernet and table, never a stale one."""
     d = campaign.to_dict()
     payload = {"space": space.to_dict(), "data": d["data"], "supernet": d["supernet"], "seed": d["seed"],
-               "energy": d["fitness"]["energy"], "bn": d["fitness"]["bn_recalibration_batches"],
+               "energy": d["fitness"]["energy"], "energy_rule": ENERGY_RULE, "bn": d["fitness"]["bn_recalibration_batches"],
                "max_val_batches": d["fitness"]["max_val_batches"]}
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -119,7 +123,7 @@ def benchmark_problem(campaign_path: str | Path = CAMPAIGN, cache: str | Path = 
     data = campaign_data(campaign, space)
     supernet = train_supernet(space, data, campaign.supernet, batch_size=campaign.data.batch_size, seed=campaign.seed,
                               checkpoint=net_path, device=torch.device(device), progress=progress)
-    evaluator = LocalEvaluator(supernet, data, costs=EnergyCosts.from_config(campaign.fitness.energy),
+    evaluator = LocalEvaluator(supernet, data, costs=energy_model_from_config(campaign.fitness.energy),
                                batch_size=VAL_BATCH, device=device,
                                bn_recalibration_batches=campaign.fitness.bn_recalibration_batches,
                                max_val_batches=campaign.fitness.max_val_batches, worker="bench")

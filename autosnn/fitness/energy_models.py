@@ -190,12 +190,35 @@ def _f64(v: Any) -> Any:
     return v.to(torch.float64) if torch.is_tensor(v) else float(v)
 
 
+def _total(v: Any) -> Any:
+    """The batch total of ``v``: a per-sample tensor ``[n]`` summed, a total as it is."""
+    if torch.is_tensor(v) and v.dim() == 1:
+        return v.sum(dtype=torch.float64)
+    return _f64(v)
+
+
+def _share(where: torch.Tensor, v: Any) -> Any:
+    """Total of ``v`` over the samples ``where`` holds (``where``: bool ``[n]``): a per-sample
+    ``[n]`` tensor is summed where it holds; a batch total is shared equally by the
+    samples. Nothing of the other samples leaks in (no ``0 * inf``)."""
+    if torch.is_tensor(v) and v.dim() == 1:
+        return torch.where(where, v.to(torch.float64), 0.0).sum()
+    frac = where.to(torch.float64).mean()
+    return torch.where(frac > 0, frac * _f64(v), 0.0)
+
+
 def _select(flag: Any, yes: Any, no: Any) -> Any:
-    """``yes`` where ``flag`` (a bool or a 0-d bool tensor) holds, else ``no``: no device sync."""
+    """Batch total of ``yes`` for the samples whose ``flag`` holds and ``no`` for the others,
+    with no device synchronisation.
+
+    ``flag``: a bool (every sample alike) or a bool tensor ``[n]`` (one flag per sample;
+    ``[1]`` or 0-d: one flag for the whole batch). ``yes`` / ``no``: a per-sample tensor
+    ``[n]`` or a batch total (float or 0-d tensor) that the samples share equally. The
+    branch not taken never leaks into the result, even when it holds a NaN or an inf."""
     if isinstance(flag, bool):
-        return yes if flag else no
-    b = flag.to(torch.float64)
-    return b * _f64(yes) + (1.0 - b) * _f64(no)
+        return _total(yes if flag else no)
+    where = flag.reshape(-1).to(torch.bool)
+    return _share(where, yes) + _share(~where, no)
 
 
 def _time_steps(module: nn.Module, x: torch.Tensor) -> int:
@@ -370,9 +393,10 @@ class LemaireTally:
         else:
             cout_g, fan_in, taps, reach = _conv_geometry(module, x, y)
         dense = y.numel() * fan_in
-        active = _select(binary, nnz if nnz is not None else 0.0, 0.0)
+        spikes = _f64(nnz if nnz is not None else 0.0)  # per sample [n] when ``binary`` is, else the total
+        active = _select(binary, spikes, 0.0)          # spikes of the samples whose input was binary
         synops = _f64(active) * cout_g * reach
-        fanout = _f64(active) * cout_g * taps
+        fanout = spikes * cout_g * taps                # per sample (or total), selected below
         has_bias = module.bias is not None
         bias_bytes = y.numel() * W if has_bias else 0
         params_price = price(_active_params(module, x, y) * W)
@@ -383,7 +407,7 @@ class LemaireTally:
         v[self.ACC_ADDR] = _select(binary, fanout, dense_addr)
         v[self.MAC_ADDR] = 0.0 if linear else 2.0 * _f64(active)
         in_dense_bytes = (x.numel() if linear else dense) * W
-        in_spike_bytes = _f64(active) * W
+        in_spike_bytes = spikes * W
         in_price_dense = price(x.numel() * W / b)
         v[self.INOUT] = _select(binary, in_spike_bytes * price(self.fifo), in_dense_bytes * in_price_dense)
         v[self.B_INOUT] = _select(binary, in_spike_bytes, in_dense_bytes)
