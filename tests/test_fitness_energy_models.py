@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 
@@ -21,7 +22,7 @@ from autosnn.errors import ConfigError
 from autosnn.fitness import EnergyCosts, EnergyMeter, LemaireCosts, SimpleCosts, measure_energy
 from autosnn.fitness.energy import energy_model_from_config, resolve_energy_model
 from autosnn.fitness.energy_models import ENERGY_MODELS
-from autosnn.fitness.sj_reference import excite, spikingjelly_energy
+from autosnn.fitness.sj_reference import excite, spikingjelly_counts, spikingjelly_energy
 from autosnn.search_spaces import SearchSpace
 from autosnn.supernet import SpikformerSupernet
 
@@ -93,17 +94,59 @@ def _digits() -> tuple[SpikformerSupernet, torch.Tensor]:
     return net, x
 
 
-@pytest.mark.parametrize("em", MODELS, ids=lambda m: m.name)
-def test_per_inference_is_one_sample_alone(em):
-    """A batch is priced as the mean of its samples measured one at a time, memory terms
-    included (Lemaire's buffer sizes are those of one sample)."""
-    net, x = _digits()
-    batch = measure_energy(net, x, energy_model=em)
-    alone = [measure_energy(net, x[i:i + 1], energy_model=em) for i in range(len(x))]
-    assert batch.samples == 4
-    assert batch.energy_mj == pytest.approx(np.mean([r.energy_mj for r in alone]), rel=1e-12)
-    for k, v in batch.components_mj.items():
-        assert v == pytest.approx(np.mean([r.components_mj[k] for r in alone]), rel=1e-12), k
+@functools.lru_cache(maxsize=1)
+def _dvs_mixed_batch():
+    """``spikformer-cifar10-dvs``'s smallest subnet (supernet and extracted) and a batch of
+    DVS-size event frames ``[T, 3, 2, 128, 128]`` mixing binary and non-binary samples:
+    A (0/1 events), B (A with one pixel counting 3 events, as after a busy pixel) and C
+    (event counts 0..3 everywhere)."""
+    space = SearchSpace.builtin("spikformer-cifar10-dvs")
+    cfg = space.smallest()
+    torch.manual_seed(0)
+    net = SpikformerSupernet(space).eval()
+    net.set_config(cfg)
+    g = torch.Generator().manual_seed(4)
+    shape = (cfg.time_steps, 1, space.in_channels, space.image_size, space.image_size)
+    a = (torch.rand(shape, generator=g) < 0.1).float()
+    b = a.clone()
+    b[0, 0, 0, 64, 64] = 3.0
+    c = torch.poisson(torch.full(shape, 0.12), generator=g).clamp(max=3)
+    frames = torch.cat([a, b, c], dim=1)
+    excite(net, frames, seed=2)
+    return net, net.extract(cfg).eval(), frames
+
+
+@pytest.mark.parametrize("em", [EnergyCosts()] + MODELS, ids=lambda m: m.name)
+def test_mixed_batch_of_event_frames_is_priced_per_sample_as_spikingjelly_alone(em):
+    """Energy per inference = what each sample costs alone: a batch mixing binary and
+    non-binary event frames is priced as spikingjelly's estimator prices its samples one
+    at a time (batch 1), on the supernet and on the extracted model, with the meter's
+    host-side and device-side (sync-free) decisions."""
+    net, sub, frames = _dvs_mixed_batch()
+    n = frames.shape[1]
+    alone = [frames[:, i:i + 1] for i in range(n)]
+    assert bool(((alone[0] == 0) | (alone[0] == 1)).all()) and alone[1].max() == alone[2].max() == 3
+    if em.name == "sops":
+        counts = [spikingjelly_counts(sub, x) for x in alone]          # batch 1 each
+        prices = [em.energy_mj(m, a) for m, a in counts]
+        ref = {"mac": em.e_mac_pj * np.mean([m for m, _ in counts]) / 1e9,
+               "ac": em.e_ac_pj * np.mean([a for _, a in counts]) / 1e9}
+        ref["total"] = ref["mac"] + ref["ac"]
+        # spikingjelly on the whole batch decides binary-ness once for all samples: it
+        # prices this batch differently, so a batch-wide rule cannot pass this test
+        assert em.energy_mj(*spikingjelly_counts(sub, frames)) > 1.05 * ref["total"]
+    else:
+        prices = [spikingjelly_energy(sub, x, em, exclude_bookkeeping=True)["total"] for x in alone]
+        ref = spikingjelly_energy(sub, frames, em, exclude_bookkeeping=True)   # one sample at a time
+    assert ref["total"] == pytest.approx(np.mean(prices), rel=1e-12)
+    assert max(prices) > 1.01 * min(prices), "the samples must cost differently alone"
+    for model, label in ((net, "supernet"), (sub, "extracted")):
+        for sync_free in (False, True):
+            rep = measure_energy(model, frames, energy_model=em, sync_free=sync_free)
+            got = dict(rep.components_mj, total=rep.energy_mj)
+            assert set(got) == set(ref), label
+            for k in ref:
+                assert _rel(got[k], ref[k]) <= EXACT, (label, sync_free, k, got[k], ref[k])
 
 
 def test_reports_split_components_by_layer_and_differ_between_models():
