@@ -1,7 +1,7 @@
 """The energy model: MACs and ACs counted during a forward pass, priced in pJ.
 
-Energy per inference of one sample, over all T time steps (DESIGN.md, after
-Horowitz 2014 as used by the Spikformer papers and by spikingjelly's ``op_counter``)::
+Energy per inference of one sample, over all T time steps (after Horowitz 2014 as used by
+the Spikformer papers and by spikingjelly's ``op_counter``)::
 
     E = E_MAC * MACs + E_AC * ACs        (pJ; ``energy_mj`` = E * 1e-9)
 
@@ -27,7 +27,19 @@ Counting rules (the same as spikingjelly 2.0's ``SynOpCounter`` for ACs and its
   sum of ``q`` through a neuron) and the mask-times-``k`` product are not counted, as
   spikingjelly's counters count only mm / bmm / convolution.
 
-Whether a tensor is binary is decided per call, on the whole batch, as spikingjelly does.
+**Binary or not is decided per sample.** Every rule above that asks whether an input is a
+0/1 tensor (the first convolution's input, the residual sums into ``qkv_conv`` /
+``fc1_conv``, the token means into the head, whether ``A = v @ k^T`` is itself 0/1)
+asks it of each sample's own slice of the tensor, over all its time steps (and heads),
+exactly as spikingjelly's counters ask it of the whole tensor when the model runs on
+that sample alone (batch 1). So a sample's energy is what it costs alone, whatever else
+is in its batch: one event frame counting 3 events at one pixel makes the first
+convolution dense for that sample only. Inputs a neuron produced are binary by
+construction and never checked. (The sample axis is read from each layer's layout:
+``[T*N, ...]`` for convolutions, ``[T, N, ...]`` for attention and the head; a tensor
+that fits neither is decided as a whole.) The decision is made on the model's device,
+with no host synchronisation when ``sync_free``, so CPU and CUDA count alike.
+
 Counting is done by forward hooks (:class:`EnergyMeter`) inside the ordinary forward pass:
 accumulators stay on the model's device and are read once, so there is no second pass
 and no device synchronisation per layer.
@@ -442,7 +454,8 @@ class EnergyMeter:
     Cheap by construction: a LIF / IF neuron's output is 0/1 by definition, so a layer fed
     with (a view of) an unmodified neuron output is known to be binary and reuses the
     neuron's spike count; only other inputs (image, residual sums, token means) are checked
-    element-wise, as spikingjelly does.
+    element-wise, as spikingjelly does, sample by sample (see the module docstring), so a
+    sample's count never depends on its batch-mates.
 
     ``energy_model``: ``"sops"`` (default; priced with ``costs``), ``"simple"``,
     ``"lemaire"`` or an instance of :class:`EnergyCosts` / :class:`SimpleCosts` /

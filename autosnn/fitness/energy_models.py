@@ -4,7 +4,7 @@ Three models price one forward pass (``fitness.energy.model`` in a campaign,
 ``energy_model=`` in :func:`~autosnn.fitness.energy.measure_energy`):
 
 ``sops`` (:class:`~autosnn.fitness.energy.EnergyCosts`, the default)
-    ``E_MAC * MACs + E_AC * ACs`` over the synaptic operations (DESIGN.md).
+    ``E_MAC * MACs + E_AC * ACs`` over the synaptic operations.
 ``simple`` (:class:`SimpleCosts`)
     spikingjelly 2.0's ``op_counter.estimate_simple_energy``: compute
     ``E_MAC * MAC + E_AC * AC`` with spikingjelly's *hardware* counters (``MACCounter``
@@ -27,8 +27,10 @@ total divided by the number of samples: both memory models charge a weight read 
 weight use, never once per batch, so nothing is shared between the samples of a batch.
 Where a cost depends on the batch, namely Lemaire's buffer sizes (membrane potentials
 and dense inputs scale with the batch, and the price of a byte grows with its buffer),
-buffers are sized for one sample. Whether a tensor is binary is decided per
-evaluation batch, as spikingjelly's counters decide it on the batch they see.
+buffers are sized for one sample. Whether a layer's input is binary (spikes) is decided
+for each sample on its own slice, as spikingjelly's counters decide it when they see that
+sample alone, so a sample's energy does not depend on what else is in its batch (see
+:mod:`autosnn.fitness.energy`).
 
 Equality with spikingjelly: on our Spikformers (supernet and extracted) every component
 equals spikingjelly's estimator run on the extracted model, one sample at a time, within
@@ -75,8 +77,9 @@ ENERGY_MODELS = ("sops", "simple", "lemaire")
 
 #: the "per inference" convention, as printed in reports
 PER_INFERENCE = ("energy per inference = one sample over all T time steps, as if processed alone "
-                 "(batch size 1): counts are batch totals / samples, weights are read per use (never "
-                 "shared by a batch), and batch-dependent buffers (Lemaire) are sized for one sample")
+                 "(batch size 1): whether an input is spikes is decided per sample, counts are batch "
+                 "totals / samples, weights are read per use (never shared by a batch), and "
+                 "batch-dependent buffers (Lemaire) are sized for one sample")
 
 _PJ_PER_MJ = 1e9
 
@@ -366,6 +369,10 @@ class LemaireTally:
     Row values (batch totals): MAC, AC, acc_addr, mac_addr, then pJ of in/out, parameter
     and potential accesses (each access priced by its buffer sized for one sample), then
     the bytes of those accesses (read_in + write_out, read_params, read + write potential).
+
+    A synaptic call's ``binary`` is a bool, or per-sample flags ``[n]`` when the batch
+    mixes spike and non-spike inputs; ``nnz`` is then the spikes per sample ``[n]``, and
+    every term is chosen sample by sample (:func:`_select`).
     """
 
     MAC, AC, ACC_ADDR, MAC_ADDR, INOUT, PARAMS, POTENTIAL, B_INOUT, B_PARAMS, B_POTENTIAL = range(10)
