@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = abs(rel) <= GOAL
             label = f"{model:8s} {'sync-free' if sync_free else 'host     '}"
             print(f"{'PASS' if ok else 'SHORT'}  {label} alone {alone[0]:.4f} / {alone[1]:.4f} mJ (mean {mean:.4f}), "
-                  f"together {together:.4f} mJ per inference: {100 * rel:+.2f} % (goal |diff| <= {GOAL:g})")
+                  f"together {together:.4f} mJ per inference: {100 * rel:+.2f} % (relative {rel:+.1e}; goal |diff| <= {GOAL:g})")
             rows.append({"model": model, "sync_free": sync_free, "alone_mj": alone, "alone_mean_mj": mean,
                          "together_mj": together, "relative_difference": rel, "pass": ok})
             if not ok:
