@@ -165,9 +165,9 @@ def energy_model_from_config(cfg: Any) -> EnergyModel:
 class LayerEnergy:
     """One counted operation of the network, per sample over all T steps.
 
-    ``input_rate``: firing rate of the input spikes (for attention, over q, k and v
-    together), ``None`` when the input was not binary (charged MACs). ``binary``: the input
-    was a 0/1 tensor on every call. Under the ``simple`` and ``lemaire`` models, ``macs`` /
+    ``input_rate``: firing rate of the input spikes over the samples whose input was
+    binary (for attention, over q, k and v together), ``None`` when no sample's was
+    (charged MACs). ``binary``: every sample's input was a 0/1 tensor, on every call. Under the ``simple`` and ``lemaire`` models, ``macs`` /
     ``acs`` are that model's counts, rows also cover neurons, BatchNorm, residual sums and
     readout means (kinds ``neuron``, ``batchnorm``, ``residual``, ``mean``), and
     ``components_mj`` splits ``energy_mj`` as spikingjelly's estimator does (empty under
@@ -176,7 +176,7 @@ class LayerEnergy:
 
     name: str
     kind: str                  # conv2d | conv1d | linear | attention (| neuron | batchnorm | residual | mean)
-    input_rate: float | None   # None when the input was never binary
+    input_rate: float | None   # None when no sample's input was binary
     binary: bool
     macs: float
     acs: float
