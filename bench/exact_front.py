@@ -18,9 +18,15 @@ energy), and the evaluations needed to reach 95 % / 99 % of the exact hypervolum
 A budget B is the first B evaluations of one run per seed (a run of the largest budget
 cut after B evaluations: a generational search with the same seed makes the same first B).
 
-PASS when: the exact front has >= 20 points, random search at 10 % reaches at most 95 %
-(median over seeds: the problem tells searches apart), NSGA-II + ESNN at 10 % reaches
->= 99 % (median) and beats random search on every seed. Results:
+PASS when (the accepted targets, see :data:`TARGETS`): the exact front has >= 15 points,
+random search at 10 % reaches at most 98 % (median over seeds: the problem tells searches
+apart), NSGA-II + ESNN at 10 % reaches >= 99 % (median) and beats random search on >= 8
+of 10 seeds, and NSGA-II's median number of evaluations to reach 99 % is at most half of
+random search's (a seed that never reaches 99 % within the 20 % budget counts as more
+than that budget). The first targets (front >= 20 points, random <= 95 %) pulled against
+each other on every embedded-data problem tried in three rounds: a problem whose front
+has 20 points is one random search covers, and one random search cannot cover has a
+short front (see the README's benchmark section). Results:
 ``bench/results/exact_front.json`` and ``exact_front.png`` (the exact front with each
 algorithm's median front at 10 %).
 
@@ -52,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from autosnn.campaign import Campaign  # noqa: E402
 from autosnn.fitness import LocalEvaluator  # noqa: E402
-from autosnn.fitness.energy import EnergyCosts  # noqa: E402
+from autosnn.fitness.energy import energy_model_from_config  # noqa: E402
 from autosnn.atomic import write_json  # noqa: E402
 from autosnn.fitness.aeb import f_aeb  # noqa: E402
 from autosnn.search import run_search  # noqa: E402
@@ -64,10 +70,18 @@ from autosnn.supernet.commands import campaign_data  # noqa: E402
 from autosnn.supernet.training import train_supernet  # noqa: E402
 
 CAMPAIGN = ROOT / "configs" / "bench.yaml"
+#: The accepted targets (issue 21): exact-front points, random search's and NSGA-II's
+#: median hypervolume share at 10 %, the seeds NSGA-II must win (share of seeds), and the
+#: most NSGA-II may need to reach 99 % as a share of what random search needs (medians).
+TARGETS = {"front_points": 15, "random_hv_max": 0.98, "nsga2_hv_min": 0.99, "nsga2_wins_share": 0.8,
+           "evals_to_99_ratio_max": 0.5}
 CACHE = ROOT / "bench" / ".cache"
 #: Validation batch size of the table's evaluations (the whole digits validation split,
 #: 360 images, in one batch; the batch size does not change the result).
 VAL_BATCH = 512
+#: How energy is counted, in the table's cache key: tables priced before binary inputs
+#: were decided per sample (issue 21) are never reused.
+ENERGY_RULE = "per-sample-binary"
 
 
 @dataclass
@@ -84,10 +98,11 @@ class BenchmarkProblem:
 
 def recipe_key(campaign: Campaign, space: SearchSpace) -> str:
     """A hash of everything that shapes the table (space, data, supernet recipe, seed,
-    energy costs): a changed recipe gets a new supernet and table, never a stale one."""
+    energy model and costs, and the energy rule: :data:`ENERGY_RULE`): a changed recipe
+    gets a new supernet and table, never a stale one."""
     d = campaign.to_dict()
     payload = {"space": space.to_dict(), "data": d["data"], "supernet": d["supernet"], "seed": d["seed"],
-               "energy": d["fitness"]["energy"], "bn": d["fitness"]["bn_recalibration_batches"],
+               "energy": d["fitness"]["energy"], "energy_rule": ENERGY_RULE, "bn": d["fitness"]["bn_recalibration_batches"],
                "max_val_batches": d["fitness"]["max_val_batches"]}
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -119,7 +134,7 @@ def benchmark_problem(campaign_path: str | Path = CAMPAIGN, cache: str | Path = 
     data = campaign_data(campaign, space)
     supernet = train_supernet(space, data, campaign.supernet, batch_size=campaign.data.batch_size, seed=campaign.seed,
                               checkpoint=net_path, device=torch.device(device), progress=progress)
-    evaluator = LocalEvaluator(supernet, data, costs=EnergyCosts.from_config(campaign.fitness.energy),
+    evaluator = LocalEvaluator(supernet, data, costs=energy_model_from_config(campaign.fitness.energy),
                                batch_size=VAL_BATCH, device=device,
                                bn_recalibration_batches=campaign.fitness.bn_recalibration_batches,
                                max_val_batches=campaign.fitness.max_val_batches, worker="bench")
@@ -245,12 +260,8 @@ def main() -> int:
     random10 = table_out["random"]["10%"]["hv_share"]["median"]
     nsga10 = table_out["nsga2"]["10%"]["hv_share"]["median"]
     wins = sum(n["10%"]["hv_share"] > r["10%"]["hv_share"] for n, r in zip(runs["nsga2"], runs["random"]))
-    checks = {
-        "exact front >= 20 points": (len(exact) >= 20, f"{len(exact)}"),
-        "random at 10% <= 95% HV (median)": (random10 <= 0.95, f"{random10:.4f}"),
-        "nsga2 at 10% >= 99% HV (median)": (nsga10 >= 0.99, f"{nsga10:.4f}"),
-        "nsga2 beats random on every seed at 10%": (wins == args.seeds, f"{wins}/{args.seeds}"),
-    }
+    checks = verdict(len(exact), random10, nsga10, wins, args.seeds, table_out["nsga2"]["evaluations_to_99"]["median"],
+                     table_out["random"]["evaluations_to_99"]["median"])
     ok = all(v[0] for v in checks.values())
     for what, (passed, value) in checks.items():
         print(f"  {'ok   ' if passed else 'SHORT'} {what}: {value}")
@@ -271,9 +282,34 @@ def main() -> int:
     }
     write_json(args.out, report)
     print(f"written: {args.out}")
-    print(("PASS" if ok else "SHORT") + f": exact front {len(exact)} points; HV share at 10%: nsga2 {nsga10:.4f} "
-          f"(target >= 0.99), random {random10:.4f} (target <= 0.95); nsga2 ahead on {wins}/{args.seeds} seeds")
+    t = TARGETS
+    print(("PASS" if ok else "SHORT") + f": exact front {len(exact)} points (target >= {t['front_points']}); HV share "
+          f"at 10%: nsga2 {nsga10:.4f} (target >= {t['nsga2_hv_min']}), random {random10:.4f} (target <= "
+          f"{t['random_hv_max']}); nsga2 ahead on {wins}/{args.seeds} seeds; evaluations to 99%: "
+          f"{checks[_EVALS_CHECK][1]}")
     return 0 if ok else 1
+
+
+_EVALS_CHECK = "nsga2's median evaluations to 99% <= half of random's"
+
+
+def verdict(front_points: int, random10: float, nsga10: float, wins: int, seeds: int,
+            nsga_evals_99: float, random_evals_99: float) -> dict[str, tuple[bool, str]]:
+    """The checks against :data:`TARGETS`: name -> (passed, value as printed). The
+    evaluations to 99 % are medians over seeds, ``inf`` for a seed that never got there
+    (more than the 20 % budget), so random search never reaching it while NSGA-II does
+    passes, and neither reaching it fails."""
+    t = TARGETS
+    ratio = nsga_evals_99 / random_evals_99 if math.isfinite(random_evals_99) else (
+        0.0 if math.isfinite(nsga_evals_99) else math.inf)
+    return {
+        f"exact front >= {t['front_points']} points": (front_points >= t["front_points"], f"{front_points}"),
+        f"random at 10% <= {t['random_hv_max']:.0%} HV (median)": (random10 <= t["random_hv_max"], f"{random10:.4f}"),
+        f"nsga2 at 10% >= {t['nsga2_hv_min']:.0%} HV (median)": (nsga10 >= t["nsga2_hv_min"], f"{nsga10:.4f}"),
+        f"nsga2 beats random on >= {t['nsga2_wins_share']:.0%} of seeds at 10%": (
+            wins >= math.ceil(t["nsga2_wins_share"] * seeds - 1e-9), f"{wins}/{seeds}"),
+        _EVALS_CHECK: (ratio <= t["evals_to_99_ratio_max"], f"nsga2 {nsga_evals_99:g} vs random {random_evals_99:g}"),
+    }
 
 
 def print_table(results: dict, budgets: dict, biggest: int) -> None:

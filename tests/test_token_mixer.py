@@ -13,7 +13,7 @@ from autosnn.fitness import measure_energy
 from autosnn.fitness.sj_reference import spikingjelly_counts
 from autosnn.supernet import subnet_num_parameters
 from autosnn.supernet.elastic import qkv_rows
-from autosnn.supernet.layers import PLAIN, make_mixer
+from autosnn.supernet.layers import PLAIN, make_mixer, set_neurons
 from autosnn.supernet.reference import mixer_from_reference_state_dict, reference_mixer
 from conftest import same_weights
 
@@ -49,6 +49,63 @@ def test_mixer_equals_spikingjelly_layer_with_its_weights(firing, mixer, dim, he
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
 
 
+#: (tau, v_threshold) of a block: spikingjelly's default, then non-default neurons of the spaces
+NON_DEFAULT_NEURONS = [(2.0, 1.6), (10.0, 0.8), (1.25, 2.0)]
+
+
+def _drive(model: torch.nn.Module, tau: float, v_threshold: float) -> torch.nn.Module:
+    """Scale every BatchNorm's affine by ``tau * v_threshold / 2`` (1 at the defaults), so
+    that slow or high-threshold neurons fire as much as default ones do."""
+    k = tau * v_threshold / 2
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.mul_(k)
+                m.bias.mul_(k)
+    return model
+
+
+def _with_weights_of(ours: torch.nn.Module, ref: torch.nn.Module) -> torch.nn.Module:
+    ours.load_state_dict(mixer_from_reference_state_dict(ref.state_dict()))
+    return ours.eval()
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+@pytest.mark.parametrize("tau, v_threshold", NON_DEFAULT_NEURONS)
+def test_mixer_equals_spikingjelly_layer_at_non_default_neurons(firing, mixer, tau, v_threshold):
+    """At any tau and threshold our mixer is spikingjelly's layer built with them
+    (``tau=``, ``v_threshold=`` reach every neuron) and its attention neuron set to half
+    the threshold (our rule); spikingjelly's layer as it is (attention neuron at the full
+    threshold) is a different function there, so the rule is what this pins."""
+    ref = _drive(firing(reference_mixer(mixer, 48, 4, tau=tau, v_threshold=v_threshold), seed=11), tau, v_threshold)
+    assert ref.attn_lif.v_threshold == v_threshold / 2 and ref.proj_lif.v_threshold == v_threshold
+    assert {m.tau for m in ref.modules() if hasattr(m, "tau")} == {tau}
+    ours = make_mixer(PLAIN, 48, 4, mixer)
+    set_neurons(ours, tau, v_threshold)
+    _with_weights_of(ours, ref)
+    x = _spikes_in(4, 2, 48, 16, seed=5)
+    expected, got = _run(ref, x), _run(ours, x)
+    assert 0.1 < expected.mean() < 0.8, "the mixer must fire for the comparison to mean anything"
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    as_is = reference_mixer(mixer, 48, 4)              # spikingjelly's own rule, with the same weights
+    as_is.load_state_dict(ref.state_dict())
+    for m in as_is.modules():
+        if hasattr(m, "v_threshold"):
+            m.tau, m.v_threshold = tau, v_threshold
+    assert not torch.equal(_run(as_is.eval(), x), expected)
+
+
+def test_default_neurons_are_spikingjellys_defaults():
+    """At the block default (tau 2, threshold 1) the rule gives spikingjelly's own layer."""
+    for mixer in MIXERS:
+        ours, ref = make_mixer(PLAIN, 32, 4, mixer), reference_mixer(mixer, 32, 4)
+        set_neurons(ours, 2.0, 1.0)
+        lifs = lambda m: [(n, l.tau, l.v_threshold) for n, l in m.named_modules() if hasattr(l, "v_threshold")]  # noqa: E731
+        theirs = [(n.replace("qk_lif", "qkv_lif") if mixer != "ssa" else n, t, v) for n, t, v in lifs(ref)]
+        mine = [(n.replace("qk_lif", "qkv_lif") if mixer != "ssa" else n, t, v) for n, t, v in lifs(ours)]
+        assert sorted(mine) == sorted(theirs) and ("attn_lif", 2.0, 0.5) in mine
+
+
 def test_mixers_compute_different_functions(firing):
     """The three mixers with the same weights (the Q-K mixers' q|k projection is SSA's q and
     k rows, one output projection), so any difference in their outputs is the function's."""
@@ -70,10 +127,13 @@ def test_mixers_compute_different_functions(firing):
         assert (outs[a] != outs[b]).float().mean() > 0.05, (a, b)
 
 
-def _sliced_reference(attn, mixer: str, e: int, heads: int, E: int) -> torch.nn.Module:
+def _sliced_reference(attn, mixer: str, e: int, heads: int, E: int, tau: float = 2.0,
+                      v_threshold: float = 1.0) -> torch.nn.Module:
     """spikingjelly's layer of width ``e`` holding the supernet's slices (rows 0:e, E:E+e
-    [, 2E:2E+e] of the fused projection and its BatchNorm; the active proj BatchNorm)."""
-    ref = reference_mixer(mixer, e, heads).eval()
+    [, 2E:2E+e] of the fused projection and its BatchNorm; the active proj BatchNorm),
+    with its neurons at ``tau`` / ``v_threshold`` (attention neuron: half, our rule)."""
+    default = (tau, v_threshold) == (2.0, 1.0)
+    ref = (reference_mixer(mixer, e, heads) if default else reference_mixer(mixer, e, heads, tau, v_threshold)).eval()
     parts = 3 if mixer == "ssa" else 2
     rows = qkv_rows(e, E, parts)
     fused = ref.qkv_conv_bn if mixer == "ssa" else ref.qk_conv_bn
@@ -97,13 +157,15 @@ def _kaiming(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("mixer", MIXERS)
-@pytest.mark.parametrize("embed, heads", [(32, 2), (48, 4), (64, 4)])
-def test_supernet_mixer_sliced_below_largest_equals_spikingjelly(firing, mixer, embed, heads):
+@pytest.mark.parametrize("embed, heads, tau, v_threshold", [(32, 2, 2.0, 1.0), (48, 4, 2.0, 1.0), (64, 4, 2.0, 1.0),
+                                                            (48, 4, 1.25, 0.6), (64, 2, 10.0, 1.6)])
+def test_supernet_mixer_sliced_below_largest_equals_spikingjelly(firing, mixer, embed, heads, tau, v_threshold):
     torch.manual_seed(0)
-    sup = firing(_kaiming(SpikformerSupernet(MIXED)), seed=5)
-    sup.set_config(MIXED.config(depth=2, embed_dim=embed, num_heads=heads, attention=["ssa", mixer]))
+    sup = _drive(firing(_kaiming(SpikformerSupernet(MIXED)), seed=5), tau, v_threshold)
+    sup.set_config(MIXED.config(depth=2, embed_dim=embed, num_heads=heads, attention=["ssa", mixer],
+                                tau=[2.0, tau], v_threshold=[1.0, v_threshold]))
     attn = sup.blocks[1].attn
-    ref = _sliced_reference(attn, mixer, embed, heads, MIXED.max_embed_dim)
+    ref = _sliced_reference(attn, mixer, embed, heads, MIXED.max_embed_dim, tau, v_threshold)
     x = _spikes_in(3, 2, embed, 16, seed=embed)
     expected, got = _run(ref, x), _run(attn, x)
     assert 0.05 < expected.mean() < 0.8

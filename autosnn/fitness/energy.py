@@ -1,7 +1,7 @@
 """The energy model: MACs and ACs counted during a forward pass, priced in pJ.
 
-Energy per inference of one sample, over all T time steps (DESIGN.md, after
-Horowitz 2014 as used by the Spikformer papers and by spikingjelly's ``op_counter``)::
+Energy per inference of one sample, over all T time steps (after Horowitz 2014 as used by
+the Spikformer papers and by spikingjelly's ``op_counter``)::
 
     E = E_MAC * MACs + E_AC * ACs        (pJ; ``energy_mj`` = E * 1e-9)
 
@@ -27,7 +27,19 @@ Counting rules (the same as spikingjelly 2.0's ``SynOpCounter`` for ACs and its
   sum of ``q`` through a neuron) and the mask-times-``k`` product are not counted, as
   spikingjelly's counters count only mm / bmm / convolution.
 
-Whether a tensor is binary is decided per call, on the whole batch, as spikingjelly does.
+**Binary or not is decided per sample.** Every rule above that asks whether an input is a
+0/1 tensor (the first convolution's input, the residual sums into ``qkv_conv`` /
+``fc1_conv``, the token means into the head, whether ``A = v @ k^T`` is itself 0/1)
+asks it of each sample's own slice of the tensor, over all its time steps (and heads),
+exactly as spikingjelly's counters ask it of the whole tensor when the model runs on
+that sample alone (batch 1). So a sample's energy is what it costs alone, whatever else
+is in its batch: one event frame counting 3 events at one pixel makes the first
+convolution dense for that sample only. Inputs a neuron produced are binary by
+construction and never checked. (The sample axis is read from each layer's layout:
+``[T*N, ...]`` for convolutions, ``[T, N, ...]`` for attention and the head; a tensor
+that fits neither is decided as a whole.) The decision is made on the model's device,
+with no host synchronisation when ``sync_free``, so CPU and CUDA count alike.
+
 Counting is done by forward hooks (:class:`EnergyMeter`) inside the ordinary forward pass:
 accumulators stay on the model's device and are read once, so there is no second pass
 and no device synchronisation per layer.
@@ -50,7 +62,8 @@ import torch
 import torch.nn as nn
 from spikingjelly.activation_based import neuron
 
-from autosnn.fitness.energy_models import ENERGY_MODELS, LemaireCosts, LemaireTally, SimpleCosts, SimpleTally, count_sum
+from autosnn.fitness.energy_models import (ENERGY_MODELS, LemaireCosts, LemaireTally, SimpleCosts, SimpleTally, _select,
+                                           _total, count_sum)
 from autosnn.supernet.layers import EncoderBlock, PatchStem, QKAttention, SpikeAttention, SwitchableAttention
 
 __all__ = ["EnergyCosts", "LayerEnergy", "EnergyReport", "EnergyMeter", "measure_energy", "PJ_PER_MJ",
@@ -152,9 +165,9 @@ def energy_model_from_config(cfg: Any) -> EnergyModel:
 class LayerEnergy:
     """One counted operation of the network, per sample over all T steps.
 
-    ``input_rate``: firing rate of the input spikes (for attention, over q, k and v
-    together), ``None`` when the input was not binary (charged MACs). ``binary``: the input
-    was a 0/1 tensor on every call. Under the ``simple`` and ``lemaire`` models, ``macs`` /
+    ``input_rate``: firing rate of the input spikes over the samples whose input was
+    binary (for attention, over q, k and v together), ``None`` when no sample's was
+    (charged MACs). ``binary``: every sample's input was a 0/1 tensor, on every call. Under the ``simple`` and ``lemaire`` models, ``macs`` /
     ``acs`` are that model's counts, rows also cover neurons, BatchNorm, residual sums and
     readout means (kinds ``neuron``, ``batchnorm``, ``residual``, ``mean``), and
     ``components_mj`` splits ``energy_mj`` as spikingjelly's estimator does (empty under
@@ -163,7 +176,7 @@ class LayerEnergy:
 
     name: str
     kind: str                  # conv2d | conv1d | linear | attention (| neuron | batchnorm | residual | mean)
-    input_rate: float | None   # None when the input was never binary
+    input_rate: float | None   # None when no sample's input was binary
     binary: bool
     macs: float
     acs: float
@@ -212,31 +225,60 @@ class EnergyReport:
 BINARY_NEURONS: tuple[type[nn.Module], ...] = (neuron.LIFNode, neuron.IFNode, neuron.ParametricLIFNode)
 
 
-def _binary_check(x: torch.Tensor, sync_free: bool) -> bool | torch.Tensor:
-    """Whether every element of ``x`` is 0 or 1: a 0-d bool tensor when ``sync_free`` (no
-    device synchronisation), else a Python bool (a small prefix is checked first, so a
-    non-binary tensor is usually rejected at once)."""
+def _fits(x: torch.Tensor, n: int, time_major: bool) -> int:
+    """How many samples ``x`` can be split into: ``n`` when its layout holds ``n`` samples
+    (time-major ``[T, n, ...]``, or folded ``[G*n, ...]`` with sample ``i`` of group ``g``
+    at row ``g*n + i``, as ``[T, N, ...].flatten(0, 1)`` lays it out), else 1 (the whole
+    tensor is decided as one)."""
+    if n <= 1:
+        return 1
+    if time_major:
+        return n if x.dim() >= 2 and x.shape[1] == n else 1
+    return n if x.dim() >= 1 and x.shape[0] % n == 0 else 1
+
+
+def _by_sample(x: torch.Tensor, n: int, time_major: bool) -> torch.Tensor:
+    """``x`` as ``[G, n, F]`` (``n`` from :func:`_fits`): element ``[g, i]`` belongs to sample ``i``."""
+    if n == 1:
+        return x.reshape(1, 1, -1)
+    return x.reshape(x.shape[0], n, -1) if time_major else x.reshape(x.shape[0] // n, n, -1)
+
+
+def _per_sample_sum(x: torch.Tensor, n: int, time_major: bool) -> torch.Tensor:
+    """The sum of ``x`` per sample: float64 ``[n]``."""
+    return _by_sample(x, n, time_major).sum(dim=(0, 2), dtype=torch.float64)
+
+
+def _binary_check(x: torch.Tensor, sync_free: bool, n: int = 1, time_major: bool = False) -> bool | torch.Tensor:
+    """Whether every element of ``x`` is 0 or 1, decided for each of its ``n`` samples
+    (:func:`_fits`): ``True`` / ``False`` when all samples agree, else a bool tensor ``[n]``.
+    With ``sync_free`` always the tensor (no device synchronisation). Without, the first
+    row of every sample is checked first, so an input that is non-binary in every sample
+    (an image, a residual sum) is rejected at once."""
     if x.dtype == torch.bool:
         return True
     if not sync_free:
-        head = x.reshape(-1)[:4096]
-        if not bool((head.eq(0) | head.eq(1)).all()):
+        head = _by_sample(x, n, time_major)[0, :, :4096]
+        if not bool((head.eq(0) | head.eq(1)).all(-1).any()):
             return False
-        return bool((x.eq(0) | x.eq(1)).all())
-    return (x.eq(0) | x.eq(1)).all()
+    ok = _by_sample(x.eq(0) | x.eq(1), n, time_major).all(-1).all(0)     # [n]
+    if sync_free:
+        return ok
+    k = int(ok.sum())
+    return True if k == n else (False if k == 0 else ok)
 
 
 def _where(flag: bool | torch.Tensor, yes, no):
-    """``yes()`` if ``flag`` else ``no()``; both evaluated and selected when ``flag`` is a tensor."""
+    """Batch total of ``yes()`` for the samples whose ``flag`` holds and of ``no()`` for the
+    others (:func:`~autosnn.fitness.energy_models._select`); only the branch taken is
+    evaluated when ``flag`` is a bool."""
     if isinstance(flag, bool):
-        return yes() if flag else no()
-    a, b = yes(), no()
-    return torch.where(flag, torch.as_tensor(a, dtype=torch.float64, device=flag.device),
-                       torch.as_tensor(b, dtype=torch.float64, device=flag.device))
+        return _total(yes() if flag else no())
+    return _select(flag, yes(), no())
 
 
 def _and(*flags: bool | torch.Tensor) -> bool | torch.Tensor:
-    """Logical and of Python bools and 0-d bool tensors."""
+    """Logical and of Python bools and bool tensors (per-sample flags ``[n]``)."""
     if all(isinstance(f, bool) for f in flags):
         return all(flags)
     if any(f is False for f in flags):
@@ -246,6 +288,10 @@ def _and(*flags: bool | torch.Tensor) -> bool | torch.Tensor:
     for t in tensors[1:]:
         out = out & t
     return out
+
+
+def _not(flag: bool | torch.Tensor) -> bool | torch.Tensor:
+    return (not flag) if isinstance(flag, bool) else ~flag
 
 
 def _f64(v: Any) -> Any:
@@ -287,9 +333,11 @@ def _tuple(v: Any, n: int) -> tuple[int, ...]:
     return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * n
 
 
-def _conv_counts(module: nn.Module, x: torch.Tensor, y: torch.Tensor, binary, nnz):
-    """(macs, acs, nnz) of a Conv1d/Conv2d call: input ``x`` ``[B, Cin, *S]``, output ``y``
-    ``[B, Cout, *S']``. ``nnz`` (spikes in ``x``) may be ``None`` (computed when needed)."""
+def _conv_counts(module: nn.Module, x: torch.Tensor, y: torch.Tensor, binary, nnz, n: int = 1):
+    """(macs, acs, spikes) of a Conv1d/Conv2d call: input ``x`` ``[G*n, Cin, *S]``, output
+    ``y`` ``[G*n, Cout, *S']``. ``binary``: a bool, or per-sample flags ``[n]``; ``nnz``
+    (spikes in ``x``, a total) may be ``None`` (computed when needed). ``spikes`` is a
+    total, or per sample ``[n]`` when ``binary`` is a tensor."""
     nd = x.dim() - 2
     B, cin, cout, g = x.shape[0], x.shape[1], y.shape[1], module.groups
     ks, st = _tuple(module.kernel_size, nd), _tuple(module.stride, nd)
@@ -299,55 +347,65 @@ def _conv_counts(module: nn.Module, x: torch.Tensor, y: torch.Tensor, binary, nn
     full = float(B * cout * math.prod(y.shape[2:]) * (cin // g) * math.prod(ks))
     if binary is False:
         return full, 0.0, 0.0
+    per_sample = binary is not True
     if all(k == 1 for k in ks) and all(s == 1 for s in st) and all(p == 0 for p in pd):
-        if nnz is None:
+        if per_sample:
+            nnz = _per_sample_sum(x, n, False)
+        elif nnz is None:
             nnz = count_sum(x)  # = spikes, since x is binary (summing is far faster than count_nonzero)
         acs = _f64(nnz) * cout
     else:  # spikes per input position (and group), weighted by how many outputs read it
-        if g == 1:
-            s = count_sum(x.reshape(B * cin, -1), 0).to(torch.float64).view(1, *x.shape[2:])  # [1, *S]
-        else:
-            s = count_sum(x.reshape(B, g, cin // g, *x.shape[2:]), (0, 2)).to(torch.float64)  # [g, *S]
-        if nnz is None:
-            nnz = s.sum()
         cover = _coverage_map(tuple(x.shape[2:]), tuple(y.shape[2:]), ks, st, pd, dl, x.device)
-        acs = (s * cover).sum() * (cout // g)
-    if binary is True:
+        if per_sample:  # [n, g, *S]
+            s = x.reshape(B // n, n, g, cin // g, *x.shape[2:]).sum(dim=(0, 3), dtype=torch.float64)
+            nnz = s.flatten(1).sum(1)
+            acs = (s * cover).flatten(1).sum(1) * (cout // g)
+        else:
+            if g == 1:
+                s = count_sum(x.reshape(B * cin, -1), 0).to(torch.float64).view(1, *x.shape[2:])  # [1, *S]
+            else:
+                s = count_sum(x.reshape(B, g, cin // g, *x.shape[2:]), (0, 2)).to(torch.float64)  # [g, *S]
+            if nnz is None:
+                nnz = s.sum()
+            acs = (s * cover).sum() * (cout // g)
+    if not per_sample:
         return 0.0, acs, nnz
-    return _where(binary, lambda: 0.0, lambda: full), _where(binary, lambda: acs, lambda: 0.0), _f64(nnz)
+    return _select(binary, 0.0, full), _select(binary, acs, 0.0), nnz
 
 
-def _linear_counts(x: torch.Tensor, y: torch.Tensor, binary, nnz):
-    """(macs, acs, nnz) of a linear map ``[..., in] -> [..., out]``."""
+def _linear_counts(x: torch.Tensor, y: torch.Tensor, binary, nnz, n: int = 1, time_major: bool = False):
+    """(macs, acs, spikes) of a linear map ``[..., in] -> [..., out]`` (as :func:`_conv_counts`)."""
     fin, fout = x.shape[-1], y.shape[-1]
     full = float(x.numel() // max(1, fin) * fin * fout)
     if binary is False:
         return full, 0.0, 0.0
-    if nnz is None:
-        nnz = count_sum(x)  # = spikes, since x is binary (summing is far faster than count_nonzero)
-    acs = _f64(nnz) * fout
     if binary is True:
-        return 0.0, acs, nnz
-    return _where(binary, lambda: 0.0, lambda: full), _where(binary, lambda: acs, lambda: 0.0), _f64(nnz)
+        if nnz is None:
+            nnz = count_sum(x)  # = spikes, since x is binary (summing is far faster than count_nonzero)
+        return 0.0, _f64(nnz) * fout, nnz
+    nnz = _per_sample_sum(x, n, time_major)
+    return _select(binary, 0.0, full), _select(binary, nnz * fout, 0.0), nnz
 
 
-def _matmul_counts(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None, a_binary, b_binary):
-    """(macs, acs) of the batched matmul ``a @ b`` (``[..., m, k] @ [..., k, n]``) by
-    spikingjelly's rules: both binary -> ``sum(a @ b)`` ACs; one binary -> its spikes times
-    the other's free dimension; neither -> full MACs."""
-    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-    full = float(a.numel() // max(1, m * k) * m * k * n)
+def _matmul_counts(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None, a_binary, b_binary, n: int = 1):
+    """(macs, acs) of the batched matmul ``a @ b`` (``[T, n, ..., m, k] @ [T, n, ..., k, p]``)
+    by spikingjelly's rules, decided per sample: both binary -> ``sum(a @ b)`` ACs; one
+    binary -> its spikes times the other's free dimension; neither -> full MACs."""
+    m, k, p = a.shape[-2], a.shape[-1], b.shape[-1]
+    full = float(a.numel() // max(1, m * k) * m * k * p)
+
+    def per(t: torch.Tensor) -> torch.Tensor:
+        return _per_sample_sum(t, n, True)
 
     def both():
-        if out is not None:
-            return out.sum(dtype=torch.float64)
         # sum(a @ b) = sum_j colsum_j(a) * rowsum_j(b)
-        return (a.sum(-2, dtype=torch.float64) * b.sum(-1, dtype=torch.float64)).sum()
+        return per(out if out is not None else a.sum(-2, dtype=torch.float64) * b.sum(-1, dtype=torch.float64))
 
-    acs = _where(a_binary,
-                 lambda: _where(b_binary, both, lambda: _f64(count_sum(a)) * n),
-                 lambda: _where(b_binary, lambda: _f64(count_sum(b)) * m, lambda: 0.0))
-    macs = _where(a_binary, lambda: 0.0, lambda: _where(b_binary, lambda: 0.0, lambda: full))
+    not_a, not_b = _not(a_binary), _not(b_binary)
+    acs = (_where(_and(a_binary, b_binary), both, lambda: 0.0)
+           + _where(_and(a_binary, not_b), lambda: per(a) * p, lambda: 0.0)
+           + _where(_and(not_a, b_binary), lambda: per(b) * m, lambda: 0.0))
+    macs = _where(_and(not_a, not_b), lambda: full, lambda: 0.0)
     return macs, acs
 
 
@@ -396,7 +454,8 @@ class EnergyMeter:
     Cheap by construction: a LIF / IF neuron's output is 0/1 by definition, so a layer fed
     with (a view of) an unmodified neuron output is known to be binary and reuses the
     neuron's spike count; only other inputs (image, residual sums, token means) are checked
-    element-wise, as spikingjelly does.
+    element-wise, as spikingjelly does, sample by sample (see the module docstring), so a
+    sample's count never depends on its batch-mates.
 
     ``energy_model``: ``"sops"`` (default; priced with ``costs``), ``"simple"``,
     ``"lemaire"`` or an instance of :class:`EnergyCosts` / :class:`SimpleCosts` /
@@ -485,12 +544,16 @@ class EnergyMeter:
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             with torch.no_grad():
                 x = args[0]
-                (bx, nx), (by, ny) = self._input(x), self._input(output)
+                n = _fits(x, self._batch, True)
+                (bx, nx), (by, ny) = self._input(x, n, True), self._input(output, n, True)
                 both = _and(bx, by)
                 if both is False:
                     self._tally.residual(name, False, 0.0, output.numel())
                     return
-                nnz = _f64(count_sum(x) if nx is None else nx) + _f64(count_sum(output) if ny is None else ny)
+                if both is True:
+                    nnz = _f64(count_sum(x) if nx is None else nx) + _f64(count_sum(output) if ny is None else ny)
+                else:
+                    nnz = _per_sample_sum(x, n, True) + _per_sample_sum(output, n, True)
                 self._tally.residual(name, both, nnz, output.numel())
         return hook
 
@@ -547,9 +610,10 @@ class EnergyMeter:
         whole = x.numel() == entry.numel and x.storage_offset() == entry.offset
         return True, entry.nnz if whole else None
 
-    def _input(self, x: torch.Tensor) -> tuple[Any, Any]:
+    def _input(self, x: torch.Tensor, n: int = 1, time_major: bool = False) -> tuple[Any, Any]:
+        """(binary: a bool or per-sample flags ``[n]``, spike count if known) of a layer input."""
         known, nnz = self._spikes_of(x)
-        return (True, nnz) if known else (_binary_check(x, self.sync_free), None)
+        return (True, nnz) if known else (_binary_check(x, self.sync_free, n, time_major), None)
 
     def _add(self, name: str, values: list[Any]) -> None:
         acc = self._acc.get(name)
@@ -564,51 +628,61 @@ class EnergyMeter:
     def _layer_hook(self, name: str, kind: str):
         def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
             with torch.no_grad():
+                batch = self._batch
                 if kind == "attention":
-                    macs, acs, nnz, binary = self._attention_counts(*args[:3])
+                    n = _fits(args[0], batch, True)
+                    macs, acs, nnz, binary = self._attention_counts(*args[:3], n)
                     numel = sum(t.numel() for t in args[:3])
                 else:
                     x = args[0]
-                    binary, nnz = self._input(x)
-                    counts = _linear_counts if kind == "linear" else (lambda *a: _conv_counts(module, *a))
-                    macs, acs, nnz = counts(x, output, binary, nnz)
+                    time_major = kind == "linear" and x.dim() >= 3      # the head's [T, N, E]
+                    n = _fits(x, batch, time_major)
+                    binary, nnz = self._input(x, n, time_major)
+                    if kind == "linear":
+                        macs, acs, nnz = _linear_counts(x, output, binary, nnz, n, time_major)
+                    else:
+                        macs, acs, nnz = _conv_counts(module, x, output, binary, nnz, n)
                     numel = x.numel()
-                if isinstance(binary, bool):
-                    self._add(name, [macs, acs, nnz, numel if binary else 0, int(binary), 1])
-                else:
-                    b = binary.to(torch.float64)  # spikes count only where the input was binary
-                    self._add(name, [macs, acs, nnz * b, b * numel, b, 1])
+                # spikes, elements and samples counted only where the input was binary
+                self._add(name, [macs, acs, _select(binary, nnz, 0.0), _select(binary, float(numel), 0.0),
+                                 _select(binary, float(batch), 0.0), batch])
                 if self._tally is not None:
-                    if kind != "attention" and nnz is None and binary is not False:
-                        nnz = count_sum(x)
                     self._tally.synaptic(name, kind, module, None if kind == "attention" else args[0], output,
-                                         binary, nnz, macs, acs, self._batch)
+                                         binary, nnz, macs, acs, batch)
         return hook
 
-    def _attention_counts(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
-        """(macs, acs, spikes, binary) of ``(v @ k^T) @ q``, matmul by matmul."""
-        (bq, _), (bk, _), (bv, _) = self._input(q), self._input(k), self._input(v)
+    def _attention_counts(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n: int = 1):
+        """(macs, acs, spikes, binary) of ``(v @ k^T) @ q`` (``[T, n, heads, d, L]``), matmul
+        by matmul, every decision per sample."""
+        (bq, _), (bk, _), (bv, _) = self._input(q, n, True), self._input(k, n, True), self._input(v, n, True)
         kt = k.transpose(-2, -1)
         if v.dtype in (torch.bfloat16, torch.float16):                  # autocast: count coincidences exactly
             v, kt = v.float(), kt.float()
-        a = v @ kt                                                      # [.., d, d]
+        a = v @ kt                                                      # [T, n, heads, d, d]
         binary = _and(bq, bk, bv)
         if binary is True:  # the usual case: q, k, v are views of a neuron's output
             sq = count_sum(q)
             spikes = _f64(sq + count_sum(k) + count_sum(v))
             acs1 = a.sum(dtype=torch.float64)                           # spike x spike: coincidences
-            if self.sync_free:
-                a_binary = a.amax() <= 1                                # a holds counts >= 0
-                acs2 = torch.where(a_binary, (a.sum(-2, dtype=torch.float64) * q.sum(-1, dtype=torch.float64)).sum(),
-                                   _f64(sq) * a.shape[-2])
-            elif bool(a.amax() <= 1):
-                acs2 = (a.sum(-2, dtype=torch.float64) * q.sum(-1, dtype=torch.float64)).sum()
+            # A @ q: spike x spike where a sample's A is 0/1 too (a holds counts >= 0), else
+            # every spike of q reads a column of A
+            a_binary = _by_sample(a, n, True).amax(-1).amax(0) <= 1     # [n]
+            if not self.sync_free:
+                k_bin = int(a_binary.sum())
+                a_binary = True if k_bin == n else (False if k_bin == 0 else a_binary)
+            coincidences = lambda: a.sum(-2, dtype=torch.float64) * q.sum(-1, dtype=torch.float64)  # noqa: E731
+            if isinstance(a_binary, bool):
+                acs2 = coincidences().sum() if a_binary else _f64(sq) * a.shape[-2]
             else:
-                acs2 = _f64(sq) * a.shape[-2]                           # every spike of q reads a column of a
+                acs2 = _select(a_binary, _per_sample_sum(coincidences(), n, True),
+                               _per_sample_sum(q, n, True) * a.shape[-2])
             return 0.0, acs1 + acs2, spikes, True
-        m1, a1 = _matmul_counts(v, kt, a, bv, bk)
-        m2, a2 = _matmul_counts(a, q, None, _binary_check(a, self.sync_free), bq)
-        spikes = _where(binary, lambda: _f64(count_sum(q) + count_sum(k) + count_sum(v)), lambda: 0.0)
+        m1, a1 = _matmul_counts(v, kt, a, bv, bk, n)
+        m2, a2 = _matmul_counts(a, q, None, _binary_check(a, self.sync_free, n, True), bq, n)
+        if binary is False:
+            spikes = 0.0
+        else:
+            spikes = _per_sample_sum(q, n, True) + _per_sample_sum(k, n, True) + _per_sample_sum(v, n, True)
         return _f64(m1) + _f64(m2), _f64(a1) + _f64(a2), spikes, binary
 
     def _neuron_hook(self, name: str, binary_by_construction: bool):

@@ -4,7 +4,7 @@ Three models price one forward pass (``fitness.energy.model`` in a campaign,
 ``energy_model=`` in :func:`~autosnn.fitness.energy.measure_energy`):
 
 ``sops`` (:class:`~autosnn.fitness.energy.EnergyCosts`, the default)
-    ``E_MAC * MACs + E_AC * ACs`` over the synaptic operations (DESIGN.md).
+    ``E_MAC * MACs + E_AC * ACs`` over the synaptic operations.
 ``simple`` (:class:`SimpleCosts`)
     spikingjelly 2.0's ``op_counter.estimate_simple_energy``: compute
     ``E_MAC * MAC + E_AC * AC`` with spikingjelly's *hardware* counters (``MACCounter``
@@ -27,8 +27,10 @@ total divided by the number of samples: both memory models charge a weight read 
 weight use, never once per batch, so nothing is shared between the samples of a batch.
 Where a cost depends on the batch, namely Lemaire's buffer sizes (membrane potentials
 and dense inputs scale with the batch, and the price of a byte grows with its buffer),
-buffers are sized for one sample. Whether a tensor is binary is decided per
-evaluation batch, as spikingjelly's counters decide it on the batch they see.
+buffers are sized for one sample. Whether a layer's input is binary (spikes) is decided
+for each sample on its own slice, as spikingjelly's counters decide it when they see that
+sample alone, so a sample's energy does not depend on what else is in its batch (see
+:mod:`autosnn.fitness.energy`).
 
 Equality with spikingjelly: on our Spikformers (supernet and extracted) every component
 equals spikingjelly's estimator run on the extracted model, one sample at a time, within
@@ -75,8 +77,9 @@ ENERGY_MODELS = ("sops", "simple", "lemaire")
 
 #: the "per inference" convention, as printed in reports
 PER_INFERENCE = ("energy per inference = one sample over all T time steps, as if processed alone "
-                 "(batch size 1): counts are batch totals / samples, weights are read per use (never "
-                 "shared by a batch), and batch-dependent buffers (Lemaire) are sized for one sample")
+                 "(batch size 1): whether an input is spikes is decided per sample, counts are batch "
+                 "totals / samples, weights are read per use (never shared by a batch), and "
+                 "batch-dependent buffers (Lemaire) are sized for one sample")
 
 _PJ_PER_MJ = 1e9
 
@@ -198,17 +201,35 @@ def _f64(v: Any) -> Any:
     return v.to(torch.float64) if torch.is_tensor(v) else float(v)
 
 
+def _total(v: Any) -> Any:
+    """The batch total of ``v``: a per-sample tensor ``[n]`` summed, a total as it is."""
+    if torch.is_tensor(v) and v.dim() == 1:
+        return v.sum(dtype=torch.float64)
+    return _f64(v)
+
+
+def _share(where: torch.Tensor, v: Any) -> Any:
+    """Total of ``v`` over the samples ``where`` holds (``where``: bool ``[n]``): a per-sample
+    ``[n]`` tensor is summed where it holds; a batch total is shared equally by the
+    samples. Nothing of the other samples leaks in (no ``0 * inf``)."""
+    if torch.is_tensor(v) and v.dim() == 1:
+        return torch.where(where, v.to(torch.float64), 0.0).sum()
+    frac = where.to(torch.float64).mean()
+    return torch.where(frac > 0, frac * _f64(v), 0.0)
+
+
 def _select(flag: Any, yes: Any, no: Any) -> Any:
-    """``yes`` where ``flag`` (a bool or a bool tensor) holds, else ``no``: no device sync.
-    The branch not taken never reaches the result (a NaN or inf there stays out)."""
+    """Batch total of ``yes`` for the samples whose ``flag`` holds and ``no`` for the others,
+    with no device synchronisation.
+
+    ``flag``: a bool (every sample alike) or a bool tensor ``[n]`` (one flag per sample;
+    ``[1]`` or 0-d: one flag for the whole batch). ``yes`` / ``no``: a per-sample tensor
+    ``[n]`` or a batch total (float or 0-d tensor) that the samples share equally. The
+    branch not taken never leaks into the result, even when it holds a NaN or an inf."""
     if isinstance(flag, bool):
-        return yes if flag else no
-
-    def f64(v: Any) -> torch.Tensor:
-        return v.to(torch.float64) if torch.is_tensor(v) else torch.full((), float(v), dtype=torch.float64,
-                                                                            device=flag.device)
-
-    return torch.where(flag.to(torch.bool), f64(yes), f64(no))
+        return _total(yes if flag else no)
+    where = flag.reshape(-1).to(torch.bool)
+    return _share(where, yes) + _share(~where, no)
 
 
 def _time_steps(module: nn.Module, x: torch.Tensor) -> int:
@@ -356,6 +377,10 @@ class LemaireTally:
     Row values (batch totals): MAC, AC, acc_addr, mac_addr, then pJ of in/out, parameter
     and potential accesses (each access priced by its buffer sized for one sample), then
     the bytes of those accesses (read_in + write_out, read_params, read + write potential).
+
+    A synaptic call's ``binary`` is a bool, or per-sample flags ``[n]`` when the batch
+    mixes spike and non-spike inputs; ``nnz`` is then the spikes per sample ``[n]``, and
+    every term is chosen sample by sample (:func:`_select`).
     """
 
     MAC, AC, ACC_ADDR, MAC_ADDR, INOUT, PARAMS, POTENTIAL, B_INOUT, B_PARAMS, B_POTENTIAL = range(10)
@@ -383,9 +408,10 @@ class LemaireTally:
         else:
             cout_g, fan_in, taps, reach = _conv_geometry(module, x, y)
         dense = y.numel() * fan_in
-        active = _select(binary, nnz if nnz is not None else 0.0, 0.0)
+        spikes = _f64(nnz if nnz is not None else 0.0)  # per sample [n] when ``binary`` is, else the total
+        active = _select(binary, spikes, 0.0)          # spikes of the samples whose input was binary
         synops = _f64(active) * cout_g * reach
-        fanout = _f64(active) * cout_g * taps
+        fanout = spikes * cout_g * taps                # per sample (or total), selected below
         has_bias = module.bias is not None
         bias_bytes = y.numel() * W if has_bias else 0
         params_price = price(_active_params(module, x, y) * W)
@@ -396,7 +422,7 @@ class LemaireTally:
         v[self.ACC_ADDR] = _select(binary, fanout, dense_addr)
         v[self.MAC_ADDR] = 0.0 if linear else 2.0 * _f64(active)
         in_dense_bytes = (x.numel() if linear else dense) * W
-        in_spike_bytes = _f64(active) * W
+        in_spike_bytes = spikes * W
         in_price_dense = price(x.numel() * W / b)
         v[self.INOUT] = _select(binary, in_spike_bytes * price(self.fifo), in_dense_bytes * in_price_dense)
         v[self.B_INOUT] = _select(binary, in_spike_bytes, in_dense_bytes)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-__all__ = ["spikingjelly_counts", "spikingjelly_energy", "excite"]
+__all__ = ["spikingjelly_counts", "spikingjelly_energy", "spikingjelly_module_energy", "excite"]
 
 #: our component names -> the keys of spikingjelly's ``breakdown_pj``
 _SIMPLE_KEYS = {"mac": "mac_pj", "ac": "ac_pj", "parameter_memory": "parameter_memory_pj",
@@ -94,6 +94,61 @@ def spikingjelly_energy(model: nn.Module, inputs: torch.Tensor, energy_model: ob
                 own_sums = prof.ac_counter.get_counts().get("Global", {}).get(torch.ops.aten.sum.default, 0)
                 out["ac"] -= own_sums * energy_model.e_ac_pj / 1e9 / n
     out["total"] = sum(out[k] for k in keys)
+    return out
+
+
+@torch.no_grad()
+def spikingjelly_module_energy(model: nn.Module, inputs: torch.Tensor, energy_model: object) -> dict[str, dict[str, float]]:
+    """What spikingjelly 2.0 attributes to each module of ``model``: energy components (mJ
+    per inference, one sample at a time and averaged, as :func:`spikingjelly_energy`)
+    keyed by the module's dotted name (``""``: the whole model).
+
+    ``energy_model``: :class:`~autosnn.fitness.energy.EnergyCosts` (sops: ``mac``, ``ac``
+    from ``MACCounter`` without its BatchNorm rule and ``SynOpCounter``) or
+    :class:`~autosnn.fitness.energy_models.SimpleCosts` (``mac``, ``ac``,
+    ``parameter_memory``, ``neuron_state_memory`` from ``SimpleEnergyProfiler``'s own
+    counters). A module's scope holds everything run inside it, its children included
+    (and, for ``simple``, the profiler's bookkeeping sums of its convolutions' parents)."""
+    from spikingjelly.activation_based.op_counter import (DispatchCounterMode, MACCounter, SimpleEnergyConfig,
+                                                          SimpleEnergyCostConfig, SimpleEnergyProfiler, SynOpCounter)
+
+    frames = inputs.dim() == 5
+    n = inputs.shape[1] if frames else inputs.shape[0]
+    root = type(model).__name__
+    out: dict[str, dict[str, float]] = {}
+
+    def add(scope: str, key: str, value: float) -> None:
+        if scope == "Global":
+            return
+        name = "" if scope == root else scope[len(root) + 1:]
+        row = out.setdefault(name, {})
+        row[key] = row.get(key, 0.0) + value / 1e9 / n
+
+    for i in range(n):
+        x = inputs[:, i:i + 1] if frames else inputs[i:i + 1]
+        if energy_model.name == "sops":
+            syn, mac = SynOpCounter(), MACCounter()
+            mac.rules.pop(torch.ops.aten.native_batch_norm.default, None)
+            with DispatchCounterMode([syn, mac]):
+                model(x)
+            priced = ((mac, "mac", energy_model.e_mac_pj), (syn, "ac", energy_model.e_ac_pj))
+        elif energy_model.name == "simple":
+            prof = SimpleEnergyProfiler(config=SimpleEnergyConfig(
+                cost_config=SimpleEnergyCostConfig(**energy_model.params())))
+            prof.bind_model(model)
+            with prof:
+                model(x)
+            priced = ((prof.mac_counter, "mac", energy_model.e_mac_pj), (prof.ac_counter, "ac", energy_model.e_ac_pj))
+            per_byte = energy_model.e_memory_pj_per_byte
+            for scope, c in prof.memory_counter.get_counts().items():
+                add(scope, "parameter_memory", per_byte * (c.get("weight_read_bytes", 0) + c.get("bias_read_bytes", 0)))
+                add(scope, "neuron_state_memory",
+                    per_byte * (c.get("neuron_state_read_bytes", 0) + c.get("neuron_state_write_bytes", 0)))
+        else:
+            raise ValueError(f"no per-module spikingjelly counts for {energy_model!r}")
+        for counter, key, pj in priced:
+            for scope, ops in counter.get_counts().items():
+                add(scope, key, pj * sum(ops.values()))
     return out
 
 

@@ -36,8 +36,11 @@ class SubnetConfig:
     enough to construct :class:`autosnn.Spikformer`.
 
     A block's ``tau`` is the membrane time constant of all its LIF neurons; its
-    ``v_threshold`` is the firing threshold of all of them except the attention-output
-    neuron, which takes half (the default 1.0 gives Spikformer's 0.5).
+    ``v_threshold`` is the firing threshold of all of them except the attention neuron
+    (SSA's output neuron, Q-K attention's mask neuron), which takes half: the default 1.0
+    gives spikingjelly's Spikformer (0.5); at other thresholds the block equals
+    spikingjelly's layers built with that threshold and their attention neuron set to half
+    (spikingjelly itself would pass the full threshold to it).
 
     ``attention`` is every block's token mixer (one of :data:`MIXERS`); left empty it is
     all ``"ssa"``. A config whose blocks are all ``"ssa"`` serialises without the field,

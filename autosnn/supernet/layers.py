@@ -9,7 +9,8 @@ one of spikingjelly 2.0's ``spikingjelly.activation_based.model.spikformer``:
   encoder blocks; conv and BatchNorm see time and batch flattened, ``[T*N, ...]``;
 * every LIF neuron is spikingjelly's multi-step ``LIFNode`` with ``detach_reset=True``;
   a block's ``tau`` applies to all of its neurons and its ``v_threshold`` to all but
-  the attention-output neuron, which takes half of it;
+  the attention neuron (SSA's output neuron, Q-K attention's mask neuron), which takes
+  half of it (:func:`attention_threshold`);
 * attention is ``(v @ k^T) @ q * 0.125`` per head (:class:`SpikeAttention`);
 * a block's token mixer is that spiking self-attention (SSA) or QKFormer's Q-K attention
   (:class:`QKAttention`, spikingjelly's ``layer.attention.TokenQKAttention`` /
@@ -31,7 +32,7 @@ from autosnn.supernet import elastic
 
 __all__ = ["LayerKit", "PLAIN", "ELASTIC", "ConvBNLIF", "PatchStem", "SpikeAttention",
            "SpikingSelfAttention", "QKAttention", "SwitchableAttention", "make_mixer", "q_k_mask",
-           "SpikingMLP", "EncoderBlock", "make_lif"]
+           "SpikingMLP", "EncoderBlock", "make_lif", "attention_threshold", "set_neurons"]
 
 ATTN_SCALE = 0.125
 
@@ -39,6 +40,35 @@ ATTN_SCALE = 0.125
 def make_lif(tau: float = 2.0, v_threshold: float = 1.0) -> neuron.LIFNode:
     """A multi-step LIF neuron as Spikformer uses it."""
     return neuron.LIFNode(tau=float(tau), v_threshold=float(v_threshold), detach_reset=True, step_mode="m")
+
+
+def attention_threshold(v_threshold: float) -> float:
+    """The threshold of a block's attention neuron: half the block's ``v_threshold``.
+
+    Where this equals spikingjelly 2.0: its ``SpikingSelfAttention`` and
+    ``TokenQKAttention`` / ``ChannelQKAttention`` give the attention neuron 0.5 and the
+    others 1.0 by default, so at the default threshold (1.0) our mixers are exactly its
+    layers. Given ``v_threshold=`` (or ``tau=``), spikingjelly passes it to *every* neuron,
+    the attention neuron included; at a non-default threshold our attention neuron keeps
+    half of it instead, so our block equals spikingjelly's layer built with that
+    threshold and its ``attn_lif.v_threshold`` then set to half of it (tau is the same for
+    every neuron in both). Half is kept because it is the one rule that reproduces
+    Spikformer's defaults and scales with the block: the attention neuron sums
+    ``(v @ k^T) @ q * 0.125`` (SSA) or a head's q spikes (Q-K), inputs on another scale
+    than the BatchNorm outputs the other neurons see.
+    """
+    return float(v_threshold) / 2
+
+
+def set_neurons(module: nn.Module, tau: float, v_threshold: float) -> None:
+    """Give every LIF neuron of ``module`` (a block or one token mixer) ``tau`` and
+    ``v_threshold``, except its attention neurons (``attn_lif``), which take
+    :func:`attention_threshold` of it."""
+    for name, lif in module.named_modules():
+        if isinstance(lif, neuron.LIFNode):
+            lif.tau = float(tau)
+            is_attention = name == "attn_lif" or name.endswith(".attn_lif")
+            lif.v_threshold = attention_threshold(v_threshold) if is_attention else float(v_threshold)
 
 
 @dataclass(frozen=True)
@@ -162,7 +192,12 @@ class _ProjectedMixer(nn.Module):
 class SpikingSelfAttention(_ProjectedMixer):
     """Spiking self-attention (SSA). ``[T, N, C, L] -> [T, N, C, L]`` spikes.
 
-    ``num_heads`` is read at every forward, so the supernet can change the head split.
+    spikingjelly 2.0's ``SpikingSelfAttention``: equal to it at the default neurons
+    (tau 2, threshold 1, attention neuron 0.5), and at other neurons equal to it built
+    with the same ``tau`` and ``v_threshold`` and its ``attn_lif`` set to half the
+    threshold (:func:`attention_threshold`; spikingjelly would give ``attn_lif`` the
+    full threshold). ``num_heads`` is read at every forward, so the supernet can change
+    the head split.
     """
 
     def __init__(self, kit: LayerKit, dim: int, num_heads: int) -> None:
@@ -172,7 +207,7 @@ class SpikingSelfAttention(_ProjectedMixer):
         self.qkv_bn = kit.qkv_bn(dim)
         self.qkv_lif = make_lif()
         self.attention = SpikeAttention()
-        self.attn_lif = make_lif(v_threshold=0.5)
+        self.attn_lif = make_lif(v_threshold=attention_threshold(1.0))
         self.proj_conv = kit.conv1d(dim, dim)
         self.proj_bn = kit.bn1d(dim)
         self.proj_lif = make_lif()
@@ -202,7 +237,9 @@ class QKAttention(_ProjectedMixer):
     """QKFormer's Q-K attention, token-wise (``qk_token``) or channel-wise (``qk_channel``),
     as spikingjelly 2.0's ``TokenQKAttention`` / ``ChannelQKAttention``: a fused q|k
     projection of ``2C`` rows + BatchNorm + LIF, the mask of :func:`q_k_mask` (its
-    neuron's threshold is half the block's), then the output projection.
+    neuron's threshold is half the block's, :func:`attention_threshold`: spikingjelly's
+    layer at the default threshold, and at any other threshold spikingjelly's layer built
+    with it and its mask neuron set to half), then the output projection.
     ``[T, N, C, L] -> [T, N, C, L]`` spikes. Built with the ``PLAIN`` kit only (the
     supernet computes it inside :class:`SwitchableAttention`).
     """
@@ -214,7 +251,7 @@ class QKAttention(_ProjectedMixer):
         self.qk_conv = kit.conv1d(dim, 2 * dim)
         self.qk_bn = kit.bn1d(2 * dim)
         self.qk_lif = make_lif()
-        self.attn_lif = make_lif(v_threshold=0.5)
+        self.attn_lif = make_lif(v_threshold=attention_threshold(1.0))
         self.proj_conv = kit.conv1d(dim, dim)
         self.proj_bn = kit.bn1d(dim)
         self.proj_lif = make_lif()
@@ -297,11 +334,8 @@ class EncoderBlock(nn.Module):
 
     def set_neurons(self, tau: float, v_threshold: float) -> None:
         """Give every neuron of the block ``tau``; ``v_threshold`` to all but the
-        attention-output neuron, which takes ``v_threshold / 2``."""
-        for lif in self.neurons():
-            lif.tau = float(tau)
-            lif.v_threshold = float(v_threshold)
-        self.attn.attn_lif.v_threshold = float(v_threshold) / 2
+        attention neuron, which takes half of it (:func:`attention_threshold`)."""
+        set_neurons(self, tau, v_threshold)
 
     def neurons(self) -> list[neuron.LIFNode]:
         return [m for m in self.modules() if isinstance(m, neuron.LIFNode)]

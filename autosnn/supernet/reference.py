@@ -61,15 +61,26 @@ def from_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch
     return out
 
 
-def reference_mixer(mixer: str, dim: int, num_heads: int) -> nn.Module:
+def reference_mixer(mixer: str, dim: int, num_heads: int, tau: float | None = None,
+                    v_threshold: float | None = None) -> nn.Module:
     """spikingjelly 2.0's layer for a token mixer: ``SpikingSelfAttention`` (``ssa``),
-    ``TokenQKAttention`` (``qk_token``) or ``ChannelQKAttention`` (``qk_channel``), with
-    its default neurons (tau 2, threshold 1, attention neuron 0.5). ``[T, N, C, L]`` in and out."""
+    ``TokenQKAttention`` (``qk_token``) or ``ChannelQKAttention`` (``qk_channel``).
+    ``[T, N, C, L]`` in and out.
+
+    By default its own default neurons (tau 2, threshold 1, attention neuron 0.5). With
+    ``tau`` / ``v_threshold``, spikingjelly's layer is built with them (it passes them to
+    every neuron) and its attention neuron is then set to our rule, half the threshold
+    (stated here on its own, as the reference for
+    :func:`~autosnn.supernet.layers.attention_threshold`): the layer our mixer equals."""
     from spikingjelly.activation_based.layer import attention
 
     layers = {"ssa": attention.SpikingSelfAttention, "qk_token": attention.TokenQKAttention,
               "qk_channel": attention.ChannelQKAttention}
-    return layers[mixer](dim, num_heads)
+    kwargs = {k: float(v) for k, v in (("tau", tau), ("v_threshold", v_threshold)) if v is not None}
+    layer = layers[mixer](dim, num_heads, **kwargs)
+    if v_threshold is not None:
+        layer.attn_lif.v_threshold = float(v_threshold) / 2
+    return layer
 
 
 def mixer_from_reference_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
