@@ -13,6 +13,7 @@ from autosnn.data import DataSplits, load_data
 from autosnn.device import select_device
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
+from autosnn.supernet.ddp import is_main_process
 from autosnn.supernet.recalibrate import bn_recalibrated, recalibration_batches
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import accuracy, load_supernet_checkpoint, train_supernet
@@ -65,7 +66,7 @@ def _train(args: argparse.Namespace) -> int:
     folder.prepare(campaign)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device, campaign)
-    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+    if is_main_process():
         print(f"supernet: {folder.supernet}")
     return 0
 
@@ -75,7 +76,7 @@ def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataS
     """Print the validation accuracy of the space's largest and smallest subnets (on
     torchrun's rank 0 only), with the BatchNorm recalibration ``campaign``'s evaluator
     uses (``fitness.bn_recalibration_batches``), so the numbers are the search's."""
-    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+    if not is_main_process():
         return
     val = data.loader("val", 256)
     recal = campaign.fitness.bn_recalibration_batches if campaign is not None else 0

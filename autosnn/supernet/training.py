@@ -7,14 +7,15 @@ subnet of the step learns from its detached soft predictions on the same batch
 (:func:`~autosnn.supernet.distillation.distillation_loss`). A checkpoint is written atomically after
 every epoch and training resumes from it; the same seed gives the same weights on the
 same machine. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
-``DistributedDataParallel`` and each rank sees its shard of the data.
+``DistributedDataParallel`` and each rank sees its shard of the data; the rules that make
+the ranks one run (one all-reduce per step, BatchNorm statistics, randomness, the process
+group's life) are in :mod:`autosnn.supernet.ddp`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -33,6 +34,7 @@ from autosnn.device import autocast
 from autosnn.errors import CheckpointError
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
+from autosnn.supernet import ddp
 from autosnn.supernet.distillation import distillation_loss
 from autosnn.supernet.supernet import SpikformerSupernet
 
@@ -87,14 +89,6 @@ def accuracy(model: nn.Module, loader: DataLoader, device: torch.device, max_bat
     return correct / max(1, total)
 
 
-def _distributed() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _rank() -> int:
-    return dist.get_rank() if dist.is_initialized() else 0
-
-
 def train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_workers: int) -> DataLoader:
     """The shuffled training batches of ``epoch`` (seeded by ``seed`` and ``epoch``, so a
     resumed run sees the same order); sharded across ranks under torchrun."""
@@ -136,7 +130,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         losses: list[float] = []
         teacher: torch.Tensor | None = None
-        for prepare in passes or [lambda: None]:
+        for prepare in ddp.sync_on_last(self.model, passes or [lambda: None]):  # one all-reduce per step
             prepare()
             with autocast(self.device, self.amp):
                 logits = self.model(x)
@@ -162,7 +156,7 @@ class Trainer:
               passes: Callable[[], list[Callable[[], None]]] | None = None, distill: bool = False) -> float:
         self.model.train()
         losses = []
-        bar = tqdm(loader, desc=desc, leave=False, disable=not progress or _rank() != 0, dynamic_ncols=True)
+        bar = tqdm(loader, desc=desc, leave=False, disable=not progress or not ddp.is_main_process(), dynamic_ncols=True)
         for x, y in bar:
             x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             losses.append(self.step(x, y, passes() if passes else None, distill))
@@ -202,17 +196,23 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     """Train (or resume training) the supernet of ``space``; returns it in eval mode.
 
     With ``checkpoint`` set, the state after every epoch is written there atomically and
-    an existing file is resumed from (a finished one is returned as is).
+    an existing file is resumed from (a finished one is returned as is). Under torchrun
+    the process group lives as long as this call (:func:`autosnn.supernet.ddp.process_group`)
+    and rank 0 alone writes the checkpoint.
     """
+    with ddp.process_group(device):
+        return _train_supernet(space, data, cfg, batch_size=batch_size, seed=seed, checkpoint=checkpoint, device=device,
+                               progress=progress, num_workers=num_workers,
+                               log=log if ddp.is_main_process() else lambda s: None)
+
+
+def _train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingConfig, *, batch_size: int,
+                    seed: int, checkpoint: Path | str | None, device: torch.device, progress: bool,
+                    num_workers: int, log: Callable[[str], None]) -> SpikformerSupernet:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     supernet = SpikformerSupernet(space).to(device)
-    if _distributed() and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    model: nn.Module = supernet
-    if dist.is_initialized():
-        model = nn.parallel.DistributedDataParallel(supernet, device_ids=[device.index] if device.type == "cuda" else None,
-                                                    find_unused_parameters=True)
+    model: nn.Module = ddp.wrap(supernet, space, device) if dist.is_initialized() else supernet
     steps = len(train_loader(data, batch_size, seed, 0, num_workers))
     trainer = Trainer(model, cfg, steps, device)
     history: list[dict] = []
@@ -237,13 +237,14 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
         return [lambda c=c: supernet.set_config(c) for c in configs]
 
     bar = tqdm(range(start, cfg.epochs), desc="supernet", initial=start, total=cfg.epochs,
-               disable=not progress or _rank() != 0, dynamic_ncols=True)
+               disable=not progress or not ddp.is_main_process(), dynamic_ncols=True)
     for epoch in bar:
         loader = train_loader(data, batch_size, seed, epoch, num_workers)
         loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes, distill=cfg.distillation == "inplace")
         history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0]})
         bar.set_postfix(loss=f"{loss:.3f}")
-        if path is not None and _rank() == 0:
+        ddp.average_buffers(supernet)  # the BatchNorm statistics of every rank, not rank 0's alone
+        if path is not None and ddp.is_main_process():
             save_checkpoint({
                 "kind": SUPERNET_KIND, "model": supernet.state_dict(), "trainer": trainer.state_dict(),
                 "epoch": epoch + 1, "space": json.dumps(space.to_dict()), "seed": seed,
