@@ -3,7 +3,8 @@
 ``python tests/torchrun_worker.py OUT cli ARGS...`` runs ``autosnn ARGS`` as this rank and
 writes ``OUT/rank<r>.json``: the DDP gradient reductions seen per optimiser step (a
 counting comm hook: buckets, and reduction rounds = buckets flagged last), the
-``find_unused_parameters`` setting, and a digest of the rank's torch RNG state at the end.
+``find_unused_parameters`` setting, the first BatchNorm's running mean before the ranks'
+statistics are averaged (last epoch), and a digest of the rank's torch RNG state at the end.
 ``AUTOSNN_TEST_FAIL=R:S`` makes rank R raise at its optimiser step S (its record then
 holds the time, ``failed_at``).
 
@@ -38,7 +39,7 @@ RANK = int(os.environ.get("RANK", "0"))
 def instrument(record: dict) -> None:
     """Count the gradient buckets DDP reduces at every optimiser step; fail on request."""
     steps: list[dict] = record.setdefault("steps", [])
-    real_wrap, real_step = ddp.wrap, training.Trainer.step
+    real_wrap, real_step, real_average = ddp.wrap, training.Trainer.step, ddp.average_buffers
     fail = os.environ.get("AUTOSNN_TEST_FAIL")
     fail_rank, fail_step = map(int, fail.split(":")) if fail else (-1, -1)
 
@@ -60,7 +61,11 @@ def instrument(record: dict) -> None:
             raise RuntimeError(f"injected failure at step {fail_step}")
         return real_step(self, x, y, passes, distill)
 
-    ddp.wrap, training.Trainer.step = wrap, step
+    def average_buffers(module):
+        record["bn_before"] = module.patch_embed.stages[0].bn.running_mean.tolist()
+        real_average(module)
+
+    ddp.wrap, training.Trainer.step, ddp.average_buffers = wrap, step, average_buffers
 
 
 def run_cli(out: Path, args: list[str]) -> int:

@@ -52,14 +52,17 @@ import torch.nn as nn
 
 from autosnn.search_spaces.space import SearchSpace
 
-__all__ = ["TIMEOUT", "world_size", "rank", "is_main_process", "process_group",
-           "has_unused_parameters", "wrap", "sync_on_last", "average_buffers"]
+__all__ = ["TIMEOUT", "world_size", "rank", "is_main_process", "process_group", "peer_gone", "short_reason",
+           "has_unused_parameters", "wrap", "sync_on_last", "average_buffers", "mean_over_ranks"]
 
 #: How long a collective waits for the other ranks (the backstop for a rank that hangs
 #: without dying; a dead rank is noticed by torchrun's agent or by gloo within seconds).
 TIMEOUT = timedelta(minutes=10)
 
 T = TypeVar("T")
+
+_TERMINATED = ("terminated (SIGTERM: torchrun ends every rank when one fails, or the job was cancelled); "
+               "run the same command again to resume")
 
 
 def world_size() -> int:
@@ -97,7 +100,7 @@ def process_group(device: torch.device) -> Iterator[bool]:
         raise SystemExit(code)
 
     on_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop("ended by torchrun (another rank failed)", 143)) \
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop(_TERMINATED, 143)) \
         if on_main else None
     try:
         yield True
@@ -175,3 +178,13 @@ def average_buffers(module: nn.Module) -> None:
     for b in buffers:
         b.copy_(flat[offset:offset + b.numel()].view_as(b))
         offset += b.numel()
+
+
+def mean_over_ranks(value: float) -> float:
+    """The mean of ``value`` over the ranks (``value`` itself without a process group)."""
+    if not dist.is_initialized():
+        return value
+    t = torch.tensor([float(value)], dtype=torch.float64,
+                     device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(t)
+    return t.item() / dist.get_world_size()

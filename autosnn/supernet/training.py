@@ -241,6 +241,7 @@ def _train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingC
     for epoch in bar:
         loader = train_loader(data, batch_size, seed, epoch, num_workers)
         loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes, distill=cfg.distillation == "inplace")
+        loss = ddp.mean_over_ranks(loss)  # the whole global batch's, on every rank
         history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0]})
         bar.set_postfix(loss=f"{loss:.3f}")
         ddp.average_buffers(supernet)  # the BatchNorm statistics of every rank, not rank 0's alone
