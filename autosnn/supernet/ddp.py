@@ -31,7 +31,11 @@ the ``DistributedDataParallel`` wrapper, and the rules that make N ranks one run
 * **Randomness.** Every rank seeds the same generators and draws the same amount: the
   same subnets at every step (the sampler's generator), the same torch RNG stream. Data
   differ per rank only by the shard, which is a function of (seed, epoch, rank). So
-  rank 0's RNG states are every rank's, and rank 0 alone writes the checkpoint.
+  rank 0's RNG states are every rank's, and rank 0 alone writes the checkpoint. Per-rank
+  randomness added later (augmentation) must keep this: draw the same amount on every
+  rank, or use its own generator seeded from (seed, epoch, rank).
+* **Reported loss.** An epoch's mean loss is averaged over the ranks
+  (:func:`mean_over_ranks`), so the history is the global batch's on every rank.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from datetime import timedelta
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -146,7 +150,8 @@ def wrap(supernet: nn.Module, space: SearchSpace, device: torch.device) -> nn.Mo
                     if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
                     else {"broadcast_buffers": False})
     return nn.parallel.DistributedDataParallel(
-        supernet, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=has_unused_parameters(space, supernet),
+        supernet, device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=has_unused_parameters(space, supernet),
         **no_broadcast)
 
 

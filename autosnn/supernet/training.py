@@ -156,7 +156,8 @@ class Trainer:
               passes: Callable[[], list[Callable[[], None]]] | None = None, distill: bool = False) -> float:
         self.model.train()
         losses = []
-        bar = tqdm(loader, desc=desc, leave=False, disable=not progress or not ddp.is_main_process(), dynamic_ncols=True)
+        bar = tqdm(loader, desc=desc, leave=False, disable=not progress or not ddp.is_main_process(),
+                   dynamic_ncols=True)
         for x, y in bar:
             x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             losses.append(self.step(x, y, passes() if passes else None, distill))
