@@ -210,7 +210,8 @@ def test_two_ranks_train_fail_resume_equal_the_straight_run_and_search(tmp_path,
     lines = [line for line in crashed.stderr.splitlines() if "autosnn: error: rank 0 of 2 stopped" in line]
     assert len(lines) == 1, crashed.stderr[-3000:]
     assert "another rank failed" in lines[0] and "[rank0]: Traceback" not in crashed.stderr
-    assert ended - _ranks(tmp_path / "b")[1]["failed_at"] < 30  # seconds from the failure to the job's end
+    # seconds from the failure to the job's end (measured: 10 on a loaded CPU; a hang would last the 10-min timeout)
+    assert ended - _ranks(tmp_path / "b")[1]["failed_at"] < 60
     ckpt = torch.load(tmp_path / "b" / "run" / "supernet.pt", weights_only=True)
     assert ckpt["epoch"] == 1
 

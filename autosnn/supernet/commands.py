@@ -60,10 +60,11 @@ def _train(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     data = campaign_data(campaign, space)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
-    folder.check(campaign)
-    if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
-        load_supernet_checkpoint(folder.supernet, space)
-    folder.prepare(campaign)
+    if is_main_process():  # under torchrun rank 0 alone checks and writes the folder (the others would race it)
+        folder.check(campaign)
+        if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
+            load_supernet_checkpoint(folder.supernet, space)
+        folder.prepare(campaign)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device, campaign)
     if is_main_process():
