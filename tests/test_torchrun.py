@@ -160,7 +160,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(out: Path, *args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+def torchrun(out: Path, *args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """``torchrun --nproc_per_node=2 tests/torchrun_worker.py OUT ARGS`` on 127.0.0.1 (gloo)."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
