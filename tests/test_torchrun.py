@@ -209,9 +209,11 @@ def test_two_ranks_train_fail_resume_equal_the_straight_run_and_search(tmp_path,
     assert "RuntimeError: injected failure at step" in crashed.stderr
     lines = [line for line in crashed.stderr.splitlines() if "autosnn: error: rank 0 of 2 stopped" in line]
     assert len(lines) == 1, crashed.stderr[-3000:]
-    assert "another rank failed" in lines[0] and "[rank0]: Traceback" not in crashed.stderr
-    # seconds from the failure to the job's end (measured: 10 on a loaded CPU; a hang would last the 10-min timeout)
-    assert ended - _ranks(tmp_path / "b")[1]["failed_at"] < 60
+    # its collective fails first, or (a slow rank 0, still computing) torchrun's SIGTERM comes first
+    assert ("another rank failed" in lines[0] or "terminated (SIGTERM" in lines[0]) and "[rank0]: Traceback" not in \
+        crashed.stderr
+    # seconds from failure to end (measured: 10 at load 14 on 2 cores); a hang would last the 10-min timeout
+    assert ended - _ranks(tmp_path / "b")[1]["failed_at"] < 120
     ckpt = torch.load(tmp_path / "b" / "run" / "supernet.pt", weights_only=True)
     assert ckpt["epoch"] == 1
 
