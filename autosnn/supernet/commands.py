@@ -13,6 +13,7 @@ from autosnn.data import DataSplits, load_data
 from autosnn.device import autocast, autocast_dtype, evaluation_precision, select_device
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
+from autosnn.supernet.ddp import is_main_process
 from autosnn.supernet.recalibrate import bn_recalibrated, recalibration_batches
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import accuracy, load_supernet, train_supernet
@@ -60,13 +61,14 @@ def _train(args: argparse.Namespace) -> int:
     autocast_dtype(device, campaign.supernet.precision)   # fp16 on the CPU: refused before anything is written
     data = campaign_data(campaign, space)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
-    folder.check(campaign)
-    if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
-        load_supernet(folder.supernet, space)  # weights included
-    folder.prepare(campaign)
+    if is_main_process():  # under torchrun rank 0 alone checks and writes the folder (the others would race it)
+        folder.check(campaign)
+        if folder.supernet.exists():  # resumed below: a corrupt or foreign checkpoint stops us before any write
+            load_supernet(folder.supernet, space)  # weights included
+        folder.prepare(campaign)
     supernet = ensure_supernet(campaign, space, folder, data, device, progress=not args.no_progress)
     print_extremes(supernet, space, data, device, campaign)
-    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+    if is_main_process():
         print(f"supernet: {folder.supernet}")
     return 0
 
@@ -77,7 +79,7 @@ def print_extremes(supernet: SpikformerSupernet, space: SearchSpace, data: DataS
     torchrun's rank 0 only), with the BatchNorm recalibration ``campaign``'s evaluator
     uses (``fitness.bn_recalibration_batches``) and at the evaluations' precision, so the
     numbers are the search's."""
-    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+    if not is_main_process():
         return
     val = data.loader("val", 256, device=device)
     recal = campaign.fitness.bn_recalibration_batches if campaign is not None else 0

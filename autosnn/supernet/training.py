@@ -14,14 +14,15 @@ every epoch and training resumes from it, on the same or another device (loaded 
 CPU, then placed; RNG and loss-scaler states included: :mod:`autosnn.supernet.resume`);
 the same seed gives the same weights on the same machine, resumed or not. Under
 ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in ``DistributedDataParallel`` and
-each rank sees its shard of the data.
+each rank sees its shard of the data; the rules that make the ranks one run (one
+all-reduce per step, BatchNorm statistics, randomness, the process group's life) are in
+:mod:`autosnn.supernet.ddp`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +43,7 @@ from autosnn.device import autocast, autocast_dtype
 from autosnn.errors import CheckpointError, TrainingDivergedError
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
+from autosnn.supernet import ddp
 from autosnn.supernet.distillation import distillation_loss
 from autosnn.supernet.resume import load_scaler_state, restore_rng, rng_state
 from autosnn.supernet.supernet import SpikformerSupernet
@@ -98,14 +100,6 @@ def accuracy(model: nn.Module, loader: DataLoader, device: torch.device, max_bat
         total += y.numel()
     model.train(was_training)
     return correct / max(1, total)
-
-
-def _distributed() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _rank() -> int:
-    return dist.get_rank() if dist.is_initialized() else 0
 
 
 def train_loader(data: DataSplits, batch_size: int, seed: int, epoch: int, num_workers: int, *,
@@ -171,7 +165,7 @@ class Trainer:
         losses: list[float] = []
         nonfinite = False
         teacher: torch.Tensor | None = None
-        for prepare in passes or [lambda: None]:
+        for prepare in ddp.sync_on_last(self.model, passes or [lambda: None]):  # one all-reduce per step
             prepare()
             with autocast(self.device, self.precision):
                 logits = self.model(x)
@@ -212,7 +206,8 @@ class Trainer:
         self.skipped_steps = self.nonfinite_steps = 0
         number = self._current_epoch()
         losses = []
-        bar = tqdm(loader, desc=desc, leave=False, disable=not progress or _rank() != 0, dynamic_ncols=True)
+        bar = tqdm(loader, desc=desc, leave=False, disable=not progress or not ddp.is_main_process(),
+                   dynamic_ncols=True)
         for x, y in bar:
             x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             losses.append(self.step(x, y, passes() if passes else None, distill))
@@ -274,8 +269,19 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     With ``checkpoint`` set, the state after every epoch is written there atomically and
     an existing file is resumed from (a finished one is returned as is). ``per_mixer_bn``:
     see :class:`SpikformerSupernet`; it is saved in the checkpoint (:func:`load_supernet`
-    rebuilds the same layout), and a resumed checkpoint keeps its own.
+    rebuilds the same layout), and a resumed checkpoint keeps its own. Under torchrun
+    the process group lives as long as this call (:func:`autosnn.supernet.ddp.process_group`)
+    and rank 0 alone writes the checkpoint.
     """
+    with ddp.process_group(device):
+        return _train_supernet(space, data, cfg, batch_size=batch_size, seed=seed, checkpoint=checkpoint, device=device,
+                               progress=progress, num_workers=num_workers, per_mixer_bn=per_mixer_bn,
+                               log=log if ddp.is_main_process() else lambda s: None)
+
+
+def _train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingConfig, *, batch_size: int,
+                    seed: int, checkpoint: Path | str | None, device: torch.device, progress: bool,
+                    num_workers: int, log: Callable[[str], None], per_mixer_bn: bool | None) -> SpikformerSupernet:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     path = Path(checkpoint) if checkpoint else None
@@ -283,12 +289,7 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
     if ckpt is not None:
         per_mixer_bn = bool(ckpt.get("per_mixer_bn", False))
     supernet = SpikformerSupernet(space, per_mixer_bn=per_mixer_bn).to(device)
-    if _distributed() and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    model: nn.Module = supernet
-    if dist.is_initialized():
-        model = nn.parallel.DistributedDataParallel(supernet, device_ids=[device.index] if device.type == "cuda" else None,
-                                                    find_unused_parameters=True)
+    model: nn.Module = ddp.wrap(supernet, space, device) if dist.is_initialized() else supernet
     steps = len(train_loader(data, batch_size, seed, 0, num_workers, device=device))
     trainer = Trainer(model, cfg, steps, device)
     history: list[dict] = []
@@ -311,14 +312,16 @@ def train_supernet(space: SearchSpace, data: DataSplits, cfg: SupernetTrainingCo
         return [lambda c=c: supernet.set_config(c) for c in configs]
 
     bar = tqdm(range(start, cfg.epochs), desc="supernet", initial=start, total=cfg.epochs,
-               disable=not progress or _rank() != 0, dynamic_ncols=True)
+               disable=not progress or not ddp.is_main_process(), dynamic_ncols=True)
     for epoch in bar:
         loader = train_loader(data, batch_size, seed, epoch, num_workers, device=device)
         loss = trainer.epoch(loader, f"epoch {epoch + 1}", progress, passes, distill=cfg.distillation == "inplace")
+        loss = ddp.mean_over_ranks(loss)  # the whole global batch's, on every rank
         history.append({"epoch": epoch + 1, "loss": loss, "lr": trainer.scheduler.get_last_lr()[0],
                         "skipped_steps": trainer.skipped_steps})
         bar.set_postfix(loss=f"{loss:.3f}")
-        if path is not None and _rank() == 0:
+        ddp.average_buffers(supernet)  # the BatchNorm statistics of every rank, not rank 0's alone
+        if path is not None and ddp.is_main_process():
             save_checkpoint(_supernet_checkpoint(supernet, trainer, space, cfg, seed=seed, epoch=epoch + 1,
                                                  history=history, sampler=rng), path)
     supernet.eval()
