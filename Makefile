@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench device-wheels
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+# The project's small dependencies missing on a lent GPU machine, as CPython 3.12 wheels
+# (bench/device_check.py --wheels .whl installs them there).
+device-wheels: $(STAMP)
+	$(BIN)/python bench/device_check.py --download-wheels .whl
 
 clean:
 	rm -rf $(VENV) *.egg-info
