@@ -249,27 +249,79 @@ def check_energy(device, batch: int = 4) -> list[Line]:
     return lines
 
 
-def write_fake_cifar10(root: Path, n_train: int = 50_000, n_test: int = 10_000, seed: int = 0) -> Path:
-    """A CIFAR-10 folder in the python format of random images (``root/cifar-10-batches-py``)."""
-    import pickle
+def _resume_setup(device, root: Path, batch: int, steps: int):
+    """The campaign of the resume check: the CIFAR-10 space, two epochs of ``steps`` steps
+    of ``batch`` from the fake full-size folder in ``root``, the default precision."""
+    import torch
 
-    import numpy as np
+    from autosnn.campaign import Campaign, DataConfig, SupernetTrainingConfig
+    from autosnn.data import cifar_files
+    from autosnn.supernet.commands import campaign_data
 
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    per = n_train // 5
-    parts = [(f"data_batch_{i + 1}", per) for i in range(5)] + [("test_batch", n_test)]
-    for name, n in parts:
-        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"labels": (np.arange(n) % 10).tolist(), b"batch_label": name.encode(),
-                 b"filenames": [f"{name}_{i}.png".encode() for i in range(n)]}
-        with open(folder / name, "wb") as fh:
-            pickle.dump(batch, fh)
-    with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)], b"num_vis": 3072,
-                     b"num_cases_per_batch": per}, fh)
-    return root
+    cifar_files.CHECKSUMS["cifar10"] = json.loads((root / "md5.json").read_text())
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    campaign = Campaign(name="device-check", space="spikformer-cifar10",
+                        data=DataConfig(name="cifar10", root=str(root), batch_size=batch),
+                        supernet=SupernetTrainingConfig(epochs=2, warmup_epochs=0, precision="auto"))
+    space = campaign.resolve_space()
+    data = campaign_data(campaign, space)
+    data.train = data.train.subset(range(steps * batch))
+    return campaign, space, data
+
+
+def _train(device, root: Path, ckpt: Path, batch: int, steps: int, die_after_first_checkpoint: bool = False):
+    from autosnn.supernet import training
+
+    campaign, space, data = _resume_setup(device, root, batch, steps)
+    if die_after_first_checkpoint:
+        real_save = training.save_checkpoint
+
+        def save_then_die(obj, path):
+            real_save(obj, path)
+            os._exit(0)  # killed: no clean-up, no second epoch
+
+        training.save_checkpoint = save_then_die
+    return training.train_supernet(space, data, campaign.supernet, batch_size=batch, seed=campaign.seed,
+                                   checkpoint=ckpt, device=device, progress=False, log=lambda s: None)
+
+
+def check_resume(device, batch: int = 128, steps: int = 8) -> list[Line]:
+    """Two short epochs on a fake full-size CIFAR-10 folder: uninterrupted, and killed
+    after the first checkpoint (its process exits) then resumed here; the weights must be
+    equal. Also the share of an epoch spent producing its batches (data held on the device)."""
+    import torch
+
+    from autosnn.data.fake_cifar import write_fake_cifar
+
+    work = Path(tempfile.mkdtemp(prefix="autosnn-resume-"))
+    sums = write_fake_cifar(work, "cifar10", train_per_class=5000, test_per_class=1000)  # 50,000 + 10,000
+    (work / "md5.json").write_text(json.dumps(sums))
+    t = time.perf_counter()
+    whole = _train(device, work, work / "whole.pt", batch, steps)
+    train_s = time.perf_counter() - t
+    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--resume-child", str(work),
+                            "--device", str(device), "--batch", str(batch), "--steps", str(steps)],
+                           capture_output=True, text=True)
+    if child.returncode != 0 or torch.load(work / "cut.pt", weights_only=True)["epoch"] != 1:
+        return [Line("SHORT", "resume", f"the killed run did not leave epoch 1 ({child.stderr.strip()[-200:]})",
+                     "a checkpoint of epoch 1")]
+    resumed = _train(device, work, work / "cut.pt", batch, steps)
+    a, b = whole.state_dict(), resumed.state_dict()
+    diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+    data = _resume_setup(device, work, batch, steps)[2]
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    t = time.perf_counter()
+    for _ in range(2):  # the two epochs' batches alone
+        for x, y in data.epoch_loader(batch, 0, 0, device=device):
+            pass
+    sync()
+    wait = (time.perf_counter() - t) / train_s
+    return [at_most(f"resumed run vs uninterrupted, 2 epochs x {steps} steps of {batch} (largest weight difference)",
+                    diff, GOALS["resume_max_abs_diff"]),
+            at_most("share of training time spent producing batches (data on the device)", wait,
+                    GOALS["data_wait_share"])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,15 +331,24 @@ def main(argv: list[str] | None = None) -> int:
                     help="download the travelling wheels into DIR (here, with the project's venv) and exit")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--batch", type=int, default=64, help="batch of the throughput check")
+    ap.add_argument("--resume-child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, default=8, help="steps per epoch of the resume check")
     ap.add_argument("--rehearse-on-cpu", action="store_true",
                     help="run every check on the CPU at tiny sizes (to rehearse the script here; no verdict is a GPU's)")
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
     if args.download_wheels:
         return download_wheels(args.download_wheels)
+    if args.resume_child:  # the run of check_resume that is killed after its first checkpoint
+        import torch
+
+        _train(torch.device(args.device), args.resume_child, args.resume_child / "cut.pt", args.batch, args.steps,
+               die_after_first_checkpoint=True)
+        return 1  # not reached
     start = time.perf_counter()
     if args.wheels:
         install_wheels(args.wheels)
-    sys.path.insert(0, str(ROOT))
     import torch
 
     lines: list[Line] = []
@@ -300,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         info["gpu"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu (rehearsal)"
         print(f"{info['gpu']}, torch {info['torch']}, Python {info['python']}", flush=True)
         sizes = {"batch": 4, "rounds": 2} if args.rehearse_on_cpu else {"batch": args.batch}
-        for check, kw in ((check_throughput, sizes), (check_energy, {"batch": 1} if args.rehearse_on_cpu else {})):
+        tiny = args.rehearse_on_cpu
+        for check, kw in ((check_throughput, sizes), (check_energy, {"batch": 1} if tiny else {}),
+                          (check_resume, {"batch": 8, "steps": 2} if tiny else {"steps": args.steps})):
             try:
                 new = check(device, **kw)
             except Exception as exc:  # a check that breaks is a SHORT line, the others still run
