@@ -59,6 +59,8 @@ STAY_BEHIND = {"ray": "Ray's wheel is about 79 MB, over the 40 MiB the wheels ma
                       "Ray actors sharing a GPU are not checked"}
 WHEEL_BUDGET_MIB = 40
 TIME_BUDGET_S = 240
+#: The campaign's default precision (bf16 on a GPU that has it, else fp16 with loss scaling).
+PRECISION = "auto"
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64", "manylinux1_x86_64")
 
@@ -191,7 +193,7 @@ def check_throughput(device, batch: int = 64, rounds: int = 10) -> list[Line]:
     fwd, train = {}, {}
     for name, (model, call) in models.items():
         def forward(model=model, call=call):
-            with torch.no_grad(), autocast(device):
+            with torch.no_grad(), autocast(device, PRECISION):
                 call(model)
             functional.reset_net(model)
 
@@ -199,7 +201,7 @@ def check_throughput(device, batch: int = 64, rounds: int = 10) -> list[Line]:
 
         def step(model=model, call=call, opt=opt):
             opt.zero_grad(set_to_none=True)
-            with autocast(device):
+            with autocast(device, PRECISION):
                 loss = torch.nn.functional.cross_entropy(call(model).float(), y)
             loss.backward()
             opt.step()
@@ -324,6 +326,48 @@ def check_resume(device, batch: int = 128, steps: int = 8) -> list[Line]:
                     GOALS["data_wait_share"])]
 
 
+def check_fp16_scaler(device, batch: int = 32) -> list[Line]:
+    """``supernet.precision: fp16`` (the GradScaler on, even where bf16 exists): a step
+    whose loss is made non-finite is skipped (weights unchanged, scale backed off) and
+    training goes on; an epoch whose every loss is non-finite stops with one line naming it."""
+    import torch
+
+    from autosnn import SearchSpace, SpikformerSupernet
+    from autosnn.campaign import SupernetTrainingConfig
+    from autosnn.errors import TrainingDivergedError
+    from autosnn.supernet.training import Trainer
+
+    space = SearchSpace.builtin("spikformer-cifar10")
+    torch.manual_seed(0)
+    model = SpikformerSupernet(space).extract(space.smallest()).to(device)
+    trainer = Trainer(model, SupernetTrainingConfig(epochs=2, warmup_epochs=0, precision="fp16"), 4, device)
+    x = torch.randn(batch, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    weights = lambda: torch.cat([p.detach().float().flatten() for p in model.parameters()])  # noqa: E731
+    trainer.step(x, y)
+    real = trainer.criterion
+    poisoned = lambda logits, target: real(logits, target) * float("inf")  # noqa: E731
+    before, scale = weights(), trainer.scaler.get_scale()
+    trainer.criterion = poisoned
+    trainer.step(x, y)
+    skipped_ok = bool(torch.equal(before, weights())) and trainer.scaler.get_scale() < scale
+    trainer.criterion = real
+    trainer.step(x, y)
+    moved = not torch.equal(before, weights())
+    trainer.criterion = poisoned
+    try:
+        trainer.epoch([(x, y)] * 2, "fp16", False)
+        stopped = "no error"
+    except TrainingDivergedError as exc:
+        stopped = str(exc)
+    one_line = "\n" not in stopped and "epoch" in stopped and stopped != "no error"
+    return [Line("PASS" if skipped_ok and moved else "SHORT", "fp16 GradScaler skips a non-finite step",
+                 f"weights kept {skipped_ok}, scale {scale:g} -> backed off, training resumed {moved}",
+                 "skipped, then resumed"),
+            Line("PASS" if one_line else "SHORT", "fp16 run that stays non-finite stops", repr(stopped[:120]),
+                 "one line naming the epoch")]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheels", type=Path, help="install the wheels of this folder first (on the device machine)")
@@ -363,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = {"batch": 4, "rounds": 2} if args.rehearse_on_cpu else {"batch": args.batch}
         tiny = args.rehearse_on_cpu
         for check, kw in ((check_throughput, sizes), (check_energy, {"batch": 1} if tiny else {}),
-                          (check_resume, {"batch": 8, "steps": 2} if tiny else {"steps": args.steps})):
+                          (check_resume, {"batch": 8, "steps": 2} if tiny else {"steps": args.steps}),
+                          (check_fp16_scaler, {"batch": 4} if tiny else {})):
             try:
                 new = check(device, **kw)
             except Exception as exc:  # a check that breaks is a SHORT line, the others still run
