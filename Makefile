@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench bench-quick
+.PHONY: demo test install clean bench bench-quick device-wheels
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/tools/run_all.py $(BENCH_QUICK)
+
+# The project's small dependencies missing on a lent GPU machine, as CPython 3.12 wheels
+# (bench/device_check.py --wheels .whl installs them there).
+device-wheels: $(STAMP)
+	$(BIN)/python bench/device_check.py --download-wheels .whl
 
 clean:
 	rm -rf $(VENV) *.egg-info
