@@ -337,6 +337,8 @@ def check_fp16_scaler(device, batch: int = 32) -> list[Line]:
     from autosnn.errors import TrainingDivergedError
     from autosnn.supernet.training import Trainer
 
+    if device.type != "cuda":
+        return [skip("fp16 GradScaler", "fp16 needs CUDA (supernet.precision: fp16 is refused on the CPU)")]
     space = SearchSpace.builtin("spikformer-cifar10")
     torch.manual_seed(0)
     model = SpikformerSupernet(space).extract(space.smallest()).to(device)
