@@ -21,8 +21,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-#: The benchmarks of `make bench-quick`: a few minutes on 2 CPU cores. The others train
-#: supernets or subnets, or enumerate a space.
+#: The benchmarks of `make bench-quick`: the ones that train nothing (timed forward passes,
+#: Ray start-up, the GPU check). The others train supernets or subnets, enumerate a space,
+#: or (energy.py) time spikingjelly's slow reference counters.
 BENCH_QUICK := $(wildcard bench/device_check.py bench/forward.py bench/ray_scaling.py)
 
 # Every bench/*.py runs to its end whatever the others gave; the last lines list each
@@ -30,7 +31,7 @@ BENCH_QUICK := $(wildcard bench/device_check.py bench/forward.py bench/ray_scali
 bench: $(STAMP)
 	@echo "make bench: every bench/*.py in turn, about an hour on 2 CPU cores with bench/.cache filled (the first"
 	@echo "  time longer: exact_front.py enumerates its table, ~25 min; rank_fidelity.py trains 12 subnets x 4 seeds,"
-	@echo "  ~1.5 h). A quick subset, a few minutes: make bench-quick ($(notdir $(BENCH_QUICK)))."
+	@echo "  ~1.5 h). A quick subset that trains nothing: make bench-quick ($(notdir $(BENCH_QUICK)))."
 	$(BIN)/python bench/tools/run_all.py
 
 bench-quick: $(STAMP)
