@@ -26,7 +26,7 @@ from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extr
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import load_supernet_checkpoint
 
-__all__ = ["build_evaluator", "check_readable", "is_complete", "run_pipeline"]
+__all__ = ["build_evaluator", "check_readable", "checked_space", "is_complete", "run_pipeline"]
 
 
 def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
@@ -62,6 +62,16 @@ def check_readable(folder: RunFolder, space: SearchSpace) -> None:
             load_weights(export / MODEL_FILE)
 
 
+def checked_space(campaign: Campaign, folder: RunFolder) -> SearchSpace:
+    """The campaign's space, once everything ``autosnn run`` refuses before writing has
+    been checked (the campaign, its space, a folder made by another campaign, an
+    unreadable file in it); writes nothing. ``run`` and ``run --dry-run`` both start here."""
+    space = campaign.resolve_space()
+    folder.check(campaign)
+    check_readable(folder, space)
+    return space
+
+
 def is_complete(folder: RunFolder, campaign: Campaign) -> bool:
     """Search finished, reports written and the pick exported."""
     gens = StateStore(folder.search_state).generations()
@@ -79,9 +89,7 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
     existing folder has been checked (:meth:`RunFolder.check`: same campaign;
     :func:`check_readable`: every file readable); only then is ``campaign.yaml`` written
     (:meth:`RunFolder.prepare`)."""
-    space = campaign.resolve_space()
-    folder.check(campaign)
-    check_readable(folder, space)
+    space = checked_space(campaign, folder)
     if is_complete(folder, campaign):
         print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
               f"(autosnn search {folder.path} --generations N extends it)")
