@@ -33,7 +33,7 @@ import torch
 import autosnn.pipeline.run as pipeline_run
 from autosnn.atomic import write_json
 from autosnn.pipeline.dry_run import DryRun, check_ray
-from autosnn.fitness.flops import ann_macs
+from autosnn.pipeline.projection import size_features
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.subnet_config import SubnetConfig
 from autosnn.supernet.commands import campaign_data, load_campaign
@@ -78,8 +78,8 @@ def real_run(config: Path, measured: dict[str, np.ndarray], keep: Path | None = 
             pipeline_run.run_pipeline(campaign, folder, device="cpu", progress=False)
             measured["whole run"] = _now() - t0
             evaluations = pd.read_parquet(folder.evaluations)
-            macs = [ann_macs(SubnetConfig.from_json(c)) for c in evaluations["config"]]
-            return {"evaluations": len(evaluations), "mean_ann_macs": float(np.mean(macs)),
+            sizes = np.mean([size_features(SubnetConfig.from_json(c)) for c in evaluations["config"]], axis=0)
+            return {"evaluations": len(evaluations), "mean_size": sizes.tolist(),
                     "mean_seconds": float(evaluations["seconds"].mean())}
     finally:
         pipeline_run.ensure_supernet, pipeline_run.print_extremes, pipeline_run.Search = saved
@@ -92,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="run the real campaign in this (new) folder and keep it")
+    ap.add_argument("--dry-only", action="store_true",
+                    help="only the dry run: record its projections (to set beside a real run measured elsewhere)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    entries = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
     short = False
     for rep in range(args.repeats):
         entry: dict = {"config": str(args.config), "steps": args.steps, "threads": args.threads,
@@ -111,13 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         entry["dry_run_seconds"] = (_now() - t0).tolist()
         entry["load_after_dry_run"] = _load()
         projected = {clock: {p.stage: p.seconds for p in dry.projections(clock)} for clock in ("wall", "cpu")}
+        entry["projected"] = projected
+        entry["dry_run_expected_candidate_size"] = dry.expected_candidate_size.tolist()
+        if args.dry_only:
+            print(json.dumps(projected, indent=1))
+            _append(entry)
+            continue
         measured: dict[str, np.ndarray] = {}
         entry["load_before_run"] = _load()
         entry["search_evaluated"] = real_run(args.config, measured, args.keep)
-        entry["dry_run_expected_candidate_macs"] = dry.expected_candidate_macs
         entry["load_after_run"] = _load()
         entry["measured"] = {k: v.tolist() for k, v in measured.items()}
-        entry["projected"] = projected
         rows = []
         print(f"\nrepeat {rep + 1}: load {entry['load_before_dry_run']:.2f} -> {entry['load_after_dry_run']:.2f} "
               f"(dry run, {entry['dry_run_seconds'][0]:.1f} s), {entry['load_before_run']:.2f} -> "
@@ -137,9 +142,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'PASS' if ok else 'SHORT'}  {clock:<4} {stage:<18} projected {proj:8.1f} s  measured "
                       f"{meas:8.1f} s  ({err:+.0%}; goal within {GOAL:.0%})")
         entry["rows"] = rows
-        entries.append(entry)
-        write_json(RESULTS, entries)
+        _append(entry)
     return 1 if short else 0
+
+
+def _append(entry: dict) -> None:
+    entries = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
+    write_json(RESULTS, entries + [entry])
 
 
 if __name__ == "__main__":

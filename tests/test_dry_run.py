@@ -15,7 +15,7 @@ from autosnn.data import load_data
 from autosnn.fitness.flops import ann_macs
 from autosnn.fitness.synthetic import SyntheticEvaluator
 from autosnn.pipeline.dry_run import DryRun, _Timings
-from autosnn.pipeline.projection import fit_cost, project, search_evaluations
+from autosnn.pipeline.projection import fit_cost, project, search_evaluations, size_features
 from autosnn.run_folder import RunFolder
 from autosnn.search.search import run_search
 from tests.conftest import TINY_CAMPAIGN, run_cli
@@ -28,11 +28,10 @@ def test_cost_fit_recovers_a_line_and_projects_it():
     macs = [1e6, 1e6, 4e6, 9e6, 2e7]
     seconds = [0.2 + 3e-8 * m for m in macs]
     model = fit_cost(macs, seconds)
-    assert model.intercept == pytest.approx(0.2, rel=1e-9) and model.slope == pytest.approx(3e-8, rel=1e-9)
+    assert model.intercept == pytest.approx(0.2, rel=1e-9) and model.coefficients[0] == pytest.approx(3e-8, rel=1e-9)
     assert model.residual == pytest.approx(0.0, abs=1e-9)
-    assert (model.macs_min, model.macs_max, model.n) == (1e6, 2e7, 5)
-    p = project("supernet training", model, 1000, expected_macs=5e6, low_macs=1e6, high_macs=2e7, measured=5,
-                fixed_s=7.0)
+    assert (model.size_min, model.size_max, model.n) == ((1e6,), (2e7,), 5)
+    p = project("supernet training", model, 1000, expected=5e6, low=1e6, high=2e7, measured=5, fixed_s=7.0)
     assert p.seconds_each == pytest.approx(0.35)
     assert p.seconds == pytest.approx(1000 * 0.35 + 7.0)
     assert p.low_s == pytest.approx(1000 * 0.23 + 7.0) and p.high_s == pytest.approx(1000 * 0.8 + 7.0)
@@ -40,15 +39,33 @@ def test_cost_fit_recovers_a_line_and_projects_it():
     assert project("s", model, 10, 4e7, 1e6, 4e7, 5).extrapolated  # beyond the largest measured size
 
 
+def test_cost_fit_separates_arithmetic_from_per_layer_cost():
+    """Two sizes at once: MACs and layer-steps, each with its own price."""
+    sizes = np.array([[2e7, 76], [2e6, 24], [5e6, 76], [8e6, 38], [2e7, 24]])
+    seconds = 0.1 + 2e-8 * sizes[:, 0] + 0.01 * sizes[:, 1]
+    model = fit_cost(sizes, seconds)
+    assert model.intercept == pytest.approx(0.1, rel=1e-6)
+    assert model.coefficients == pytest.approx((2e-8, 0.01), rel=1e-6)
+    assert model.seconds([1e7, 50]) == pytest.approx(0.1 + 0.2 + 0.5)
+    assert not model.extrapolates([1e7, 50]) and model.extrapolates([1e7, 80])
+
+
 def test_cost_fit_never_lets_a_larger_subnet_be_cheaper_or_a_time_negative():
     flat = fit_cost([1e6, 2e6, 3e6], [0.5, 0.4, 0.3])  # noise that says bigger is cheaper
-    assert flat.slope == 0 and flat.intercept == pytest.approx(0.4)
+    assert flat.coefficients == (0.0,) and flat.intercept == pytest.approx(0.4)
     origin = fit_cost([1e6, 2e6, 3e6], [0.1, 0.5, 0.9])  # least squares would give a < 0
-    assert origin.intercept == 0 and origin.slope == pytest.approx((0.1e6 + 1e6 + 2.7e6) / 14e12)
+    assert origin.intercept == 0 and origin.coefficients[0] == pytest.approx((0.1e6 + 1e6 + 2.7e6) / 14e12)
     one_size = fit_cost([5e6, 5e6], [1.0, 2.0])
-    assert (one_size.intercept, one_size.slope) == (1.5, 0.0) and one_size.residual == pytest.approx(1 / 3)
+    assert (one_size.intercept, one_size.coefficients) == (1.5, (0.0,)) and one_size.residual == pytest.approx(1 / 3)
     with pytest.raises(ValueError):
         fit_cost([1.0], [1.0, 2.0])
+
+
+def test_size_features_count_macs_and_layer_steps(space):
+    big, small = space.largest(), space.smallest()
+    assert size_features(big).tolist() == [ann_macs(big), 4 * (5 + 7 * 2)]
+    assert size_features(small).tolist() == [ann_macs(small), 2 * (5 + 7 * 1)]
+    assert size_features([big, small, small]).tolist() == (size_features(big) + 2 * size_features(small)).tolist()
 
 
 @pytest.mark.parametrize("search", [
@@ -66,35 +83,39 @@ def test_evaluation_count_is_what_a_real_search_evaluates(tmp_path, search):
 
 
 def test_projection_of_synthetic_timings(space, data):
-    """A DryRun fed exact synthetic timings projects epochs x steps x (a + b x expected
-    MACs) + per-epoch costs, and population x generations x the candidate line."""
+    """A DryRun fed exact synthetic timings projects epochs x steps x (the cost model at
+    the expected step size) + per-epoch costs, and (population x generations) x the
+    candidate model at the expected candidate size."""
     c = Campaign.from_dict({"name": "t", "supernet": {"epochs": 7}, "search": {"population": 5, "generations": 4}})
     run = DryRun(c, space, data, torch.device("cpu"), steps=2, progress=False, out=lambda s: None)
-    a, b = 0.05, 2e-8
+    a, b, k = 0.05, 2e-8, 0.004
+    step = lambda m, ls: a + b * m + k * ls  # noqa: E731
     run.training = {}
-    for kind, m in (("largest", 2e7), ("smallest", 2e6), ("sampled", 8e6)):
+    for kind, size in (("largest", (2e7, 76)), ("smallest", (2e6, 24)), ("sampled", (8e6, 57))):
         t = run.training[kind] = _Timings()
         for _ in range(2):
-            t.add(m, np.array([a + b * m, 0.5 * (a + b * m)]))
+            t.add(np.array(size), np.array([step(*size), 0.5 * step(*size)]))
     run.steps_per_epoch, run.passes = 30, 1
-    run.step_macs = {"expected": 6e6, "low": 2e6, "high": 2e7}
+    run.step_sizes = {"expected": np.array([6e6, 40.0]), "low": np.array([2e6, 24.0]), "high": np.array([2e7, 76.0])}
     run.loader_start, run.checkpoint = np.array([0.3, 0.1]), np.array([0.2, 0.2])
-    for m in (2e7, 2e6, 5e6):
-        run.candidates.add(m, np.array([1.0 + 1e-7 * m, 1.0]))
+    for size in ((2e7, 76), (2e6, 24), (5e6, 57)):
+        run.candidates.add(np.array(size), np.array([1.0 + 1e-7 * size[0], 1.0]))
     run.extremes = {"largest": np.array([3.0, 1.0]), "smallest": np.array([1.0, 1.0])}
     wall = {p.stage: p for p in run.projections("wall")}
-    assert wall["supernet training"].seconds == pytest.approx(7 * 30 * (a + b * 6e6) + 7 * 0.5)
+    assert wall["supernet training"].seconds == pytest.approx(7 * 30 * step(6e6, 40) + 7 * 0.5)
+    assert wall["supernet training"].low_s == pytest.approx(7 * 30 * step(2e6, 24) + 7 * 0.5)
     assert wall["supernet training"].measured == 6
     assert wall["extremes check"].seconds == pytest.approx(4.0)
     rng = np.random.default_rng(c.seed + 3)  # the expected candidate: the mean size of uniform samples
     expected = np.mean([ann_macs(space.sample(rng)) for _ in range(2000)])
     search = wall["search"]
     assert search.units == 5 * 4 and search.measured == 3
-    assert run.search_model.intercept == pytest.approx(1.0) and run.search_model.slope == pytest.approx(1e-7)
+    assert run.search_model.intercept == pytest.approx(1.0)
+    assert run.search_model.coefficients == pytest.approx((1e-7, 0.0), abs=1e-12)
     assert search.seconds == pytest.approx(20 * (1.0 + 1e-7 * expected))
     assert search.low_s == pytest.approx(20 * (1.0 + 1e-7 * ann_macs(space.smallest())))
     cpu = {p.stage: p for p in run.projections("cpu")}
-    assert cpu["supernet training"].seconds == pytest.approx(0.5 * 7 * 30 * (a + b * 6e6) + 7 * 0.3)
+    assert cpu["supernet training"].seconds == pytest.approx(0.5 * 7 * 30 * step(6e6, 40) + 7 * 0.3)
     assert cpu["search"].seconds == pytest.approx(20 * 1.0)
 
 
@@ -120,7 +141,7 @@ def test_dry_run_prints_every_stage_and_writes_nothing(tiny_yaml, tmp_path, caps
     assert _tree(tmp_path) == before and not (tmp_path / "runs").exists()
     assert "nothing was written to runs/tiny" in out
     for kind in ("largest", "smallest", "sampled"):
-        assert re.search(rf"^  {kind} +{NUM} s/step \({NUM} MACs", out, re.M), kind
+        assert re.search(rf"^  {kind} +{NUM} s/step \({NUM} MACs per sample, {NUM} layer-steps\)", out, re.M), kind
     m = re.search(rf"^supernet training projected: 1 epochs x ({NUM}) steps = ({NUM}) steps -> ({NUM}) (s|min)", out,
                   re.M)
     assert m and m.group(1) == m.group(2) and float(m.group(3)) > 0
@@ -161,7 +182,7 @@ def _bad_inputs(tmp_path, tiny_yaml):
     cases.append(("unknown key", [str(unknown)]))
     cases.append(("missing file", [str(tmp_path / "nope.yaml")]))
     cifar = tmp_path / "cifar.yaml"
-    cifar.write_text("name: c\nspace: spikformer-cifar10\ndata: {name: cifar10, root: " + str(tmp_path / "none") + "}\n")
+    cifar.write_text(f"name: c\nspace: spikformer-cifar10\ndata: {{name: cifar10, root: {tmp_path / 'none'}}}\n")
     cases.append(("missing dataset", [str(cifar)]))
     other = RunFolder(tmp_path / "other")
     c = Campaign.from_yaml(tiny_yaml)

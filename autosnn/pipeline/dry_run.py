@@ -33,8 +33,7 @@ from autosnn.data.splits import DataSplits, to_device
 from autosnn.device import select_device
 from autosnn.fitness.energy import energy_model_from_config
 from autosnn.fitness.evaluator import accuracy_and_energy, build_local_evaluator, is_out_of_memory
-from autosnn.fitness.flops import ann_macs
-from autosnn.pipeline.projection import CostModel, Projection, fit_cost, project, search_evaluations
+from autosnn.pipeline.projection import CostModel, Projection, fit_cost, project, search_evaluations, size_features
 from autosnn.pipeline.run import checked_space
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
@@ -69,6 +68,10 @@ def _peak_memory(device: torch.device) -> str:
 def _reset_peak(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+
+
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 def _available_bytes() -> float | None:
@@ -123,14 +126,14 @@ def _now() -> np.ndarray:
 
 @dataclass
 class _Timings:
-    """Measured units of one kind: their sizes (MACs) and seconds on each clock, warm-up
-    excluded."""
+    """Measured units of one kind: their sizes (:func:`size_features`) and seconds on
+    each clock, warm-up excluded."""
 
-    macs: list[float] = field(default_factory=list)
+    sizes: list[np.ndarray] = field(default_factory=list)
     times: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, macs: float, seconds: np.ndarray) -> None:
-        self.macs.append(float(macs))
+    def add(self, size: np.ndarray, seconds: np.ndarray) -> None:
+        self.sizes.append(np.asarray(size, dtype=float))
         self.times.append(np.asarray(seconds, dtype=float))
 
     def seconds(self, clock: str = "wall") -> list[float]:
@@ -150,12 +153,8 @@ def _cycle(make: Callable[[], Iterator]) -> Iterator:
             raise ValueError("the training split gives no full batch (fewer images than data.batch_size)")
 
 
-def _step_macs(configs: list[SubnetConfig]) -> float:
-    return float(sum(ann_macs(c) for c in configs))
-
-
-def _expected(draw: Callable[[], float], n: int = _SIZE_DRAWS) -> float:
-    return float(np.mean([draw() for _ in range(n)]))
+def _expected(draw: Callable[[], np.ndarray], n: int = _SIZE_DRAWS) -> np.ndarray:
+    return np.mean([draw() for _ in range(n)], axis=0)
 
 
 def _resize_batch(x, n: int):
@@ -179,13 +178,14 @@ class DryRun:
         self.steps, self.progress, self.out = steps, progress, out
         self.training: dict[str, _Timings] = {}
         self.candidates = _Timings()           # projected seconds of one full evaluation, per measured candidate
-        self.extremes: dict[str, np.ndarray] = {}   # full-split accuracy check of the largest / smallest (print_extremes)
+        self.extremes: dict[str, np.ndarray] = {}   # whole-split check of the largest / smallest (print_extremes)
         self.memory: dict[str, str] = {}
         self.saved: dict[int, int] = {}         # storages autograd saved in the largest subnet's warm-up step
 
     # ------------------------------------------------------------ measuring
     def measure(self) -> None:
         c = self.campaign
+        load_start = _load()
         torch.manual_seed(c.seed)
         supernet = SpikformerSupernet(self.space).to(self.device)
         self.supernet = supernet
@@ -204,6 +204,7 @@ class DryRun:
             self.memory["search"] = _peak_memory(self.device)
         finally:
             self.bar.close()
+            self.load = (load_start, _load())
 
     def _tick(self, what: str) -> None:
         self.bar.set_postfix_str(what)
@@ -253,13 +254,14 @@ class DryRun:
                     trainer.step(x, y, passes, distill)
                 _sync(self.device)
                 if i > 0:  # the first step of each kind is the warm-up
-                    timings.add(_step_macs(configs), _now() - t0)
+                    timings.add(size_features(configs), _now() - t0)
                 self._tick(f"train {kind} {i}/{self.steps}")
         self.last_batch = (x, y)
         size_rng = np.random.default_rng(c.seed + 1)
-        self.step_macs = {
-            "expected": _expected(lambda: _step_macs(shape(size_rng)), _SIZE_DRAWS // self.passes),
-            "low": _step_macs([space.smallest()] * self.passes), "high": _step_macs([space.largest()] * self.passes)}
+        self.step_sizes = {
+            "expected": _expected(lambda: size_features(shape(size_rng)), _SIZE_DRAWS // self.passes),
+            "low": size_features([space.smallest()] * self.passes),
+            "high": size_features([space.largest()] * self.passes)}
 
     def _count_saved(self, t: torch.Tensor) -> torch.Tensor:
         """A ``saved_tensors_hooks`` pack hook: the bytes of every storage autograd keeps
@@ -336,7 +338,7 @@ class DryRun:
                 evaluator.evaluate([config])
                 _sync(self.device)
                 if label != "warm-up":
-                    self.candidates.add(ann_macs(config), _now() - t0)
+                    self.candidates.add(size_features(config), _now() - t0)
                 self._tick(f"score {label}")
             return
         costs = energy_model_from_config(c.fitness.energy)
@@ -361,7 +363,7 @@ class DryRun:
                 if label == "warm-up":
                     continue
                 recal_s, per_sample = t1 - t0, (t2 - t1) / max(1, seen)
-                self.candidates.add(ann_macs(config), recal_s + per_sample * full)
+                self.candidates.add(size_features(config), recal_s + per_sample * full)
                 if label in ("largest", "smallest"):  # after training, `run` checks both on the whole split
                     self.extremes[label] = recal_s + per_sample * full_val
 
@@ -373,34 +375,35 @@ class DryRun:
         out: list[Projection] = []
         if c.fitness.mode != "training-free":
             timed = [t for t in self.training.values()]
-            model = fit_cost([m for t in timed for m in t.macs], [s for t in timed for s in t.seconds(clock)])
+            model = fit_cost([m for t in timed for m in t.sizes], [s for t in timed for s in t.seconds(clock)])
             self.training_model = model
             units = c.supernet.epochs * self.steps_per_epoch
-            out.append(project("supernet training", model, units, self.step_macs["expected"], self.step_macs["low"],
-                               self.step_macs["high"], measured=sum(len(t.times) for t in timed),
+            out.append(project("supernet training", model, units, self.step_sizes["expected"], self.step_sizes["low"],
+                               self.step_sizes["high"], measured=sum(len(t.times) for t in timed),
                                fixed_s=c.supernet.epochs * float(self.loader_start[k] + self.checkpoint[k])))
             extremes = float(sum(v[k] for v in self.extremes.values()))
             out.append(Projection("extremes check", 2, extremes / 2, 0.0, extremes, extremes, 2, 0.0, False))
-        model = fit_cost(self.candidates.macs, self.candidates.seconds(clock))
+        model = fit_cost(self.candidates.sizes, self.candidates.seconds(clock))
         self.search_model = model
         size_rng = np.random.default_rng(c.seed + 3)
-        expected = self.expected_candidate_macs = _expected(lambda: ann_macs(space.sample(size_rng)))
+        expected = self.expected_candidate_size = _expected(lambda: size_features(space.sample(size_rng)))
         s = c.search
         units = search_evaluations(s.algorithm, s.population, s.generations, s.seed_extremes)
-        out.append(project("search", model, units, expected, ann_macs(space.smallest()), ann_macs(space.largest()),
+        out.append(project("search", model, units, expected, size_features(space.smallest()),
+                           size_features(space.largest()),
                            measured=len(self.candidates.times)))
         return out
 
     def report(self, folder: RunFolder, ray_note: str | None) -> list[Projection]:
         c, say = self.campaign, self.out
         projections = self.projections()
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         say(f"dry run of campaign '{c.name}' (seed {c.seed}) on {self.device} ({os.cpu_count()} cores, load "
-            f"{load:.2f} when measured); nothing was written to {folder.path}")
+            f"average {self.load[0]:.2f} -> {self.load[1]:.2f} while measuring); nothing was written to {folder.path}")
         say(f"data: {c.data.name}, {len(self.data.train):,} training / {len(self.data.val):,} validation samples, "
             f"batch {c.data.batch_size}")
         say("timing: the first step / evaluation of each kind is a discarded warm-up (first-call overhead); "
-            "projections read a fitted 'seconds = a + b x MACs' at the expected size of what the campaign runs")
+            "projections read a fitted 'seconds = a + b x MACs + c x layer-steps' at the expected size of what "
+            "the campaign runs")
         if ray_note:
             say(ray_note + "; candidates were evaluated in this process")
         for p in projections:
@@ -408,14 +411,19 @@ class DryRun:
                 self._report_training(p)
             elif p.stage == "extremes check":
                 say(f"extremes check: largest {self.extremes['largest'][0]:.3g} s + smallest "
-                    f"{self.extremes['smallest'][0]:.3g} s on the whole validation split -> projected {_hms(p.seconds)}")
+                    f"{self.extremes['smallest'][0]:.3g} s on the whole validation split -> projected "
+                    f"{_hms(p.seconds)}")
             else:
                 self._report_search(p)
         total = sum(p.seconds for p in projections)
-        say(f"retraining: none in 'autosnn run' (export only extracts the pick{' and recalibrates it' if c.fitness.bn_recalibration_batches else ''}); "
-            + (f"'autosnn retrain' of the largest subnet, {c.supernet.epochs} epochs: about "
-               f"{_hms(c.supernet.epochs * self.steps_per_epoch * self.training['largest'].mean() / self.passes)}"
-               if c.fitness.mode != "training-free" else "nothing trained in training-free mode"))
+        recal = " and recalibrates it" if c.fitness.bn_recalibration_batches else ""
+        if c.fitness.mode == "training-free":
+            retrain = "nothing to retrain in training-free mode"
+        else:  # one pass of the largest per step, the supernet's epochs
+            each = self.training_model.seconds(size_features(self.space.largest()))
+            retrain = (f"'autosnn retrain' of the largest subnet for {c.supernet.epochs} epochs would take about "
+                       f"{_hms(c.supernet.epochs * self.steps_per_epoch * each)}")
+        say(f"retraining: none in 'autosnn run' (its export only extracts the pick{recal}); {retrain}")
         say(f"total projected: {_hms(total)} (supernet training, extremes check and search; reports and export "
             "not included: seconds)")
         worst = max(projections, key=lambda p: p.uncertainty * p.seconds)
@@ -427,9 +435,9 @@ class DryRun:
         say(f"supernet training: {self.steps} timed steps each of the largest / smallest / sampled subnets, "
             f"{self.passes} pass(es) per step (sampling {c.supernet.sampling}, distillation {c.supernet.distillation})")
         for kind, t in self.training.items():
-            say(f"  {kind:<8} {t.mean():.4g} s/step ({np.mean(t.macs):.3g} MACs per sample per step)")
-        say(f"  cost model: {m.intercept:.4g} s + {m.slope:.3g} s/MAC (fit residual {m.residual:.0%}); "
-            f"expected step {p.seconds_each:.4g} s at {self.step_macs['expected']:.3g} MACs")
+            say(f"  {kind:<8} {t.mean():.4g} s/step ({_size(np.mean(t.sizes, axis=0))})")
+        say(f"  cost model: {_model(m)} per step (fit residual {m.residual:.0%}); expected step "
+            f"{p.seconds_each:.4g} s at {_size(self.step_sizes['expected'])}")
         say(f"supernet training projected: {c.supernet.epochs} epochs x {self.steps_per_epoch} steps = {p.units:,} "
             f"steps -> {_hms(p.seconds)} (all-smallest {_hms(p.low_s)}, all-largest {_hms(p.high_s)}; per epoch "
             f"{self.loader_start[0] + self.checkpoint[0]:.2g} s of loader start and checkpoint included)")
@@ -446,8 +454,8 @@ class DryRun:
             say(f"search: {len(self.candidates.times)} candidates evaluated (after 2 warm-ups), each "
                 + (f"recalibrated on {recal} batches, " if recal else "")
                 + f"validated on {self.slice_batches} batch(es), scaled to {self._val_samples():,} validation samples")
-        say(f"  cost model: {m.intercept:.4g} s + {m.slope:.3g} s/MAC per candidate (fit residual {m.residual:.0%}); "
-            f"expected candidate {p.seconds_each:.4g} s")
+        say(f"  cost model: {_model(m)} per candidate (fit residual {m.residual:.0%}); expected candidate "
+            f"{p.seconds_each:.4g} s at {_size(self.expected_candidate_size)}")
         parallel = ""
         if c.evaluator.kind == "ray" and c.fitness.mode != "training-free":
             parallel = f"; at best / {c.evaluator.workers} with {c.evaluator.workers} Ray workers in parallel"
@@ -466,10 +474,18 @@ class DryRun:
                          "expected size assumes")
         if p.extrapolated:
             parts.append("the expected size lies outside the measured ones")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        load = max(self.load)
         if self.device.type == "cpu" and load > (os.cpu_count() or 1):
             parts.append(f"the machine was loaded ({load:.1f} on {os.cpu_count()} cores): times scale with load")
         return "; ".join(parts)
+
+
+def _size(size: np.ndarray) -> str:
+    return f"{size[0]:.3g} MACs per sample, {size[1]:.0f} layer-steps"
+
+
+def _model(m: CostModel) -> str:
+    return f"{m.intercept:.3g} s + {m.coefficients[0]:.3g} s/MAC + {m.coefficients[1]:.3g} s/layer-step"
 
 
 def _hms(seconds: float) -> str:
