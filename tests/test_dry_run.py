@@ -135,9 +135,15 @@ def _tree(path):
 @pytest.mark.slow
 def test_dry_run_prints_every_stage_and_writes_nothing(tiny_yaml, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default run folder would be runs/tiny here
+    runs = []
+    report = DryRun.report
+    monkeypatch.setattr(DryRun, "report", lambda self, *a: runs.append(self) or report(self, *a))
     before = _tree(tmp_path)
     code, out, err = run_cli(["run", str(tiny_yaml), "--dry-run", "--dry-run-steps", "1", "--no-progress"], capsys)
     assert code == 0, err
+    run = runs[0]  # one timed step per kind and 3 timed candidates: the warm-ups were run and left out
+    assert {k: len(t.times) for k, t in run.training.items()} == {"largest": 1, "smallest": 1, "sampled": 1}
+    assert len(run.candidates.times) == 3 and run.bar.total == 3 * 2 + 5
     assert _tree(tmp_path) == before and not (tmp_path / "runs").exists()
     assert "nothing was written to runs/tiny" in out
     for kind in ("largest", "smallest", "sampled"):

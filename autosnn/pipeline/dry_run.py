@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits, to_device
 from autosnn.device import select_device
+from autosnn.errors import ConfigError
 from autosnn.fitness.energy import energy_model_from_config
 from autosnn.fitness.evaluator import accuracy_and_energy, build_local_evaluator, is_out_of_memory
 from autosnn.pipeline.projection import CostModel, Projection, fit_cost, project, search_evaluations, size_features
@@ -180,7 +181,7 @@ class DryRun:
         self.candidates = _Timings()           # projected seconds of one full evaluation, per measured candidate
         self.extremes: dict[str, np.ndarray] = {}   # whole-split check of the largest / smallest (print_extremes)
         self.memory: dict[str, str] = {}
-        self.saved: dict[int, int] = {}         # storages autograd saved in the largest subnet's warm-up step
+        self.timed_batch = campaign.data.batch_size  # smaller on a CPU whose memory cannot hold the real batch
 
     # ------------------------------------------------------------ measuring
     def measure(self) -> None:
@@ -219,7 +220,7 @@ class DryRun:
         if self.steps_per_epoch == 0:
             raise ValueError("the training split gives no full batch (fewer images than data.batch_size)")
         batches = _cycle(lambda: train_loader(self.data, bs, c.seed, 0, workers))
-        next(batches)
+        first = next(batches)
         self.loader_start = _now() - t0  # a fresh epoch's loader, to its first batch
         buf = io.BytesIO()
         t0 = _now()
@@ -238,6 +239,8 @@ class DryRun:
             "sampled": lambda: shape(rng),
         }
         supernet.train()
+        self._fit_batch(supernet, trainer, first)
+        b = self.timed_batch
         for kind, configs_of in kinds.items():
             timings = self.training[kind] = _Timings()
             for i in range(self.steps + 1):
@@ -245,16 +248,13 @@ class DryRun:
                 _sync(self.device)
                 t0 = _now()
                 x, y = next(batches)
+                if b < bs:
+                    x, y = _resize_batch(x, b), y[:b]
                 x, y = to_device(x, self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-                passes = [lambda cf=cf: supernet.set_config(cf) for cf in configs]
-                if kind == "largest" and i == 0 and self.device.type != "cuda":  # the warm-up, untimed: its memory
-                    with torch.autograd.graph.saved_tensors_hooks(self._count_saved, lambda t: t):
-                        trainer.step(x, y, passes, distill)
-                else:
-                    trainer.step(x, y, passes, distill)
+                trainer.step(x, y, [lambda cf=cf: supernet.set_config(cf) for cf in configs], distill)
                 _sync(self.device)
-                if i > 0:  # the first step of each kind is the warm-up
-                    timings.add(size_features(configs), _now() - t0)
+                if i > 0:  # the first step of each kind is the warm-up; a smaller batch is scaled to the real one
+                    timings.add(size_features(configs), (_now() - t0) * (bs / b))
                 self._tick(f"train {kind} {i}/{self.steps}")
         self.last_batch = (x, y)
         size_rng = np.random.default_rng(c.seed + 1)
@@ -263,30 +263,48 @@ class DryRun:
             "low": size_features([space.smallest()] * self.passes),
             "high": size_features([space.largest()] * self.passes)}
 
-    def _count_saved(self, t: torch.Tensor) -> torch.Tensor:
-        """A ``saved_tensors_hooks`` pack hook: the bytes of every storage autograd keeps
-        for the backward pass (by address: a view counts once)."""
-        storage = t.untyped_storage()
-        self.saved[storage.data_ptr()] = storage.nbytes()
-        return t
+    def _fit_batch(self, supernet: SpikformerSupernet, trainer: Trainer, batch) -> None:
+        """Measure the bytes autograd keeps per sample in a training pass of the largest
+        subnet (on a batch of at most 4: cheap, whatever the campaign's batch), by address
+        so that a view counts once. On the CPU, when the campaign's batch would need more
+        than 70 % of the memory available now, time a batch that needs half of it and
+        scale the times by batch size (the run itself would exhaust memory: said so)."""
+        x, y = batch
+        n = min(4, len(y))
+        saved: dict[int, int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storage = t.untyped_storage()
+            saved[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        largest = self.space.largest()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            trainer.step(to_device(_resize_batch(x, n), self.device), y[:n].to(self.device),
+                         [lambda: supernet.set_config(largest)])
+        self.per_sample_bytes = sum(saved.values()) / n
+        self.available_bytes = _available_bytes()
+        bs = self.campaign.data.batch_size
+        if self.device.type == "cuda" or not self.available_bytes or not self.per_sample_bytes:
+            return
+        if bs * self.per_sample_bytes > 0.7 * self.available_bytes:  # passes run one after the other: one at a time
+            self.timed_batch = max(1, min(bs, int(0.5 * self.available_bytes / self.per_sample_bytes)))
 
     def _max_batch(self, supernet: SpikformerSupernet) -> str:
         """On CUDA the largest batch whose training step of the largest subnet fits
         (doubling, then bisection, catching out-of-memory); on the CPU an estimate from
-        the bytes autograd saved per sample in its (untimed) warm-up step and the memory
-        available now."""
+        the bytes autograd keeps per sample (:meth:`_fit_batch`) and the memory available."""
         x, y = self.last_batch
         bs = self.campaign.data.batch_size
         largest = self.space.largest()
         step = lambda n: self.trainer.step(_resize_batch(x, n), _resize_batch(y, n),  # noqa: E731
                                            [lambda: supernet.set_config(largest)])
         if self.device.type != "cuda":
-            per_sample = sum(self.saved.values()) / bs
-            avail = _available_bytes()
+            per_sample, avail = self.per_sample_bytes, self.available_bytes
             if not per_sample or avail is None:
                 return "unknown (could not measure the memory per sample)"
             return (f"~{int(avail // per_sample):,} (estimate: {per_sample / 2**20:.2f} MB saved for backward per "
-                    f"sample by the largest subnet, {avail / 2**30:.1f} GB available now)")
+                    f"sample by the largest subnet, {avail / 2**30:.1f} GB available)")
         cap = max(bs, len(self.data.train))
 
         def fits(n: int) -> bool:
@@ -311,8 +329,9 @@ class DryRun:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if fits(mid) else (lo, mid)
         torch.cuda.empty_cache()
-        return f"{lo:,} (found by trying: a training step of the largest subnet)" if lo else \
-            f"less than {bs} (the campaign's batch does not fit)"
+        if lo < bs:
+            return f"{lo:,}: less than the campaign's batch {bs}, which does not fit (found by trying)"
+        return f"{lo:,} (found by trying: a training step of the largest subnet)"
 
     def _eval_candidates(self) -> list[tuple[str, SubnetConfig]]:
         rng = np.random.default_rng(self.campaign.seed + 2)
@@ -442,6 +461,11 @@ class DryRun:
             f"steps -> {_hms(p.seconds)} (all-smallest {_hms(p.low_s)}, all-largest {_hms(p.high_s)}; per epoch "
             f"{self.loader_start[0] + self.checkpoint[0]:.2g} s of loader start and checkpoint included)")
         say(f"  peak memory: {self.memory['supernet training']}; largest batch that fits: {self.max_batch}")
+        if self.timed_batch < c.data.batch_size:
+            need = c.data.batch_size * self.per_sample_bytes / 2**30
+            say(f"  WARNING: data.batch_size {c.data.batch_size} needs ~{need:.1f} GB for a step of the largest subnet "
+                f"and {self.available_bytes / 2**30:.1f} GB are available: the run would exhaust this machine's memory; steps were timed at batch {self.timed_batch} and scaled x"
+                f"{c.data.batch_size / self.timed_batch:.3g}")
 
     def _report_search(self, p: Projection) -> None:
         c, m, say = self.campaign, self.search_model, self.out
@@ -514,5 +538,11 @@ def dry_run(campaign: Campaign, folder: RunFolder, *, device: str = "auto", prog
             "projected here (the projection is for the whole campaign from the start)")
     run = DryRun(campaign, space, data, dev, steps=steps, progress=progress, out=out)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        run.measure()
+        try:
+            run.measure()
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise ConfigError(f"the campaign does not fit in {dev}'s memory at data.batch_size "
+                              f"{campaign.data.batch_size} ({str(exc).splitlines()[0][:160]}); lower it") from None
     return run.report(folder, ray_note)
