@@ -464,7 +464,8 @@ class DryRun:
         if self.timed_batch < c.data.batch_size:
             need = c.data.batch_size * self.per_sample_bytes / 2**30
             say(f"  WARNING: data.batch_size {c.data.batch_size} needs ~{need:.1f} GB for a step of the largest subnet "
-                f"and {self.available_bytes / 2**30:.1f} GB are available: the run would exhaust this machine's memory; steps were timed at batch {self.timed_batch} and scaled x"
+                f"and {self.available_bytes / 2**30:.1f} GB are available: the run would exhaust this machine's "
+                f"memory; steps were timed at batch {self.timed_batch} and scaled x"
                 f"{c.data.batch_size / self.timed_batch:.3g}")
 
     def _report_search(self, p: Projection) -> None:
