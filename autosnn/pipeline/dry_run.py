@@ -266,9 +266,10 @@ class DryRun:
     def _fit_batch(self, supernet: SpikformerSupernet, trainer: Trainer, batch) -> None:
         """Measure the bytes autograd keeps per sample in a training pass of the largest
         subnet (on a batch of at most 4: cheap, whatever the campaign's batch), by address
-        so that a view counts once. On the CPU, when the campaign's batch would need more
-        than 70 % of the memory available now, time a batch that needs half of it and
-        scale the times by batch size (the run itself would exhaust memory: said so)."""
+        so that a view counts once (a lower bound: temporaries come on top). On the CPU, when
+        the campaign's batch would need more than half the memory available now, time a
+        batch that needs a fifth of it (a shared machine's other jobs grow too) and scale
+        the times by batch size (the run itself would exhaust memory: said so)."""
         x, y = batch
         n = min(4, len(y))
         saved: dict[int, int] = {}
@@ -287,8 +288,8 @@ class DryRun:
         bs = self.campaign.data.batch_size
         if self.device.type == "cuda" or not self.available_bytes or not self.per_sample_bytes:
             return
-        if bs * self.per_sample_bytes > 0.7 * self.available_bytes:  # passes run one after the other: one at a time
-            self.timed_batch = max(1, min(bs, int(0.5 * self.available_bytes / self.per_sample_bytes)))
+        if bs * self.per_sample_bytes > 0.5 * self.available_bytes:  # passes run one after the other: one at a time
+            self.timed_batch = max(1, min(bs, int(0.2 * self.available_bytes / self.per_sample_bytes)))
 
     def _max_batch(self, supernet: SpikformerSupernet) -> str:
         """On CUDA the largest batch whose training step of the largest subnet fits
