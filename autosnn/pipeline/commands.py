@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autosnn.campaign import Campaign
 from autosnn.cli_args import add_campaign_arguments, add_device_options, positive_int
-from autosnn.errors import RunDirError
+from autosnn.errors import RunDirError, UserError
 from autosnn.pipeline.run import run_pipeline
 from autosnn.run_folder import RunFolder
 
@@ -29,6 +29,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                "then: autosnn pareto runs/demo")
     add_campaign_arguments(p, seed_help="override the campaign's seed (a new seed needs a new run folder)")
     add_device_options(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="write nothing: time a few training steps and evaluations at the campaign's real sizes on "
+                        "this device and print each stage's projected wall time, peak memory and the largest "
+                        "batch that fits (the same checks and errors as a real run)")
+    p.add_argument("--dry-run-steps", type=positive_int, default=None, metavar="N",
+                   help="with --dry-run: timed training steps per kind (largest, smallest, sampled) and sampled "
+                        "candidates evaluated, each after a discarded warm-up (default 3; 1 where a step takes "
+                        "minutes)")
     p.set_defaults(handler=_run)
 
     p = sub.add_parser(
@@ -48,6 +56,14 @@ def _run(args: argparse.Namespace) -> int:
 
     campaign = load_campaign(args.config, args.seed)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
+    if args.dry_run_steps is not None and not args.dry_run:
+        raise UserError("--dry-run-steps needs --dry-run")
+    if args.dry_run:
+        from autosnn.pipeline.dry_run import DEFAULT_STEPS, dry_run
+
+        dry_run(campaign, folder, device=args.device, progress=not args.no_progress,
+                steps=args.dry_run_steps or DEFAULT_STEPS)
+        return 0
     return run_pipeline(campaign, folder, device=args.device, progress=not args.no_progress)
 
 

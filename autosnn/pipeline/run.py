@@ -26,7 +26,7 @@ from autosnn.supernet.commands import campaign_data, ensure_supernet, print_extr
 from autosnn.supernet.supernet import SpikformerSupernet
 from autosnn.supernet.training import load_supernet
 
-__all__ = ["build_evaluator", "check_readable", "is_complete", "run_pipeline", "uses_ray"]
+__all__ = ["build_evaluator", "check_readable", "checked_space", "is_complete", "run_pipeline", "uses_ray"]
 
 
 def build_evaluator(campaign: Campaign, space: SearchSpace, supernet: SpikformerSupernet | None, data: DataSplits,
@@ -69,6 +69,16 @@ def check_readable(folder: RunFolder, space: SearchSpace) -> None:
             load_weights(export / MODEL_FILE)
 
 
+def checked_space(campaign: Campaign, folder: RunFolder) -> SearchSpace:
+    """The campaign's space, once everything ``autosnn run`` refuses before writing has
+    been checked (the campaign, its space, a folder made by another campaign, an
+    unreadable file in it); writes nothing. ``run`` and ``run --dry-run`` both start here."""
+    space = campaign.resolve_space()
+    folder.check(campaign)
+    check_readable(folder, space)
+    return space
+
+
 def is_complete(folder: RunFolder, campaign: Campaign) -> bool:
     """Search finished, reports written and the pick exported."""
     gens = StateStore(folder.search_state).generations()
@@ -87,9 +97,7 @@ def run_pipeline(campaign: Campaign, folder: RunFolder, *, device: str = "auto",
     :func:`check_readable`: every file readable), the Ray cluster of ``evaluator.kind: ray``
     answers (:func:`autosnn.distributed.cluster.reach`) and ``supernet.precision`` can run
     on the device; only then is ``campaign.yaml`` written (:meth:`RunFolder.prepare`)."""
-    space = campaign.resolve_space()
-    folder.check(campaign)
-    check_readable(folder, space)
+    space = checked_space(campaign, folder)
     if is_complete(folder, campaign):
         print(f"campaign '{campaign.name}' already finished in {folder.path}: nothing to do "
               f"(autosnn search {folder.path} --generations N extends it)")
