@@ -79,6 +79,20 @@ def test_under_torchrun_without_cuda_auto_is_the_cpu(monkeypatch):
     assert select_device("auto") == torch.device("cpu")
 
 
+@pytest.mark.parametrize("command", ["run", "search"])
+def test_run_and_search_refuse_torchrun_in_one_line_before_writing(tmp_path, monkeypatch, capsys, command):
+    from conftest import TINY_CAMPAIGN
+
+    (tmp_path / "c.yaml").write_text(TINY_CAMPAIGN)
+    (tmp_path / "run").mkdir()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    args = ["run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out")] if command == "run" else \
+        ["search", str(tmp_path / "run")]
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and "not under torchrun" in err and "train-supernet" in err
+    assert not (tmp_path / "out").exists() and not any((tmp_path / "run").iterdir())
+
+
 # ----------------------------------------------------------------------------- the process group's life
 @pytest.fixture
 def one_rank_group(monkeypatch):

@@ -51,9 +51,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_search)
 
 
+def _refuse_torchrun(command: str) -> None:
+    """``run`` and ``search`` are one process: under torchrun every rank would search."""
+    from autosnn.supernet.ddp import world_size
+
+    if world_size() > 1:
+        raise UserError(f"autosnn {command} runs in one process, not under torchrun (WORLD_SIZE={world_size()}): "
+                        "train the supernet with 'torchrun --nproc_per_node=N -m autosnn.cli train-supernet "
+                        f"CONFIG.yaml --out RUN_DIR', then run 'autosnn {command}' as usual: it reuses that supernet")
+
+
 def _run(args: argparse.Namespace) -> int:
     from autosnn.supernet.commands import load_campaign
 
+    _refuse_torchrun("run")
     campaign = load_campaign(args.config, args.seed)
     folder = RunFolder(args.out or Path("runs") / campaign.name)
     if args.dry_run_steps is not None and not args.dry_run:
@@ -68,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    _refuse_torchrun("search")
     folder = RunFolder(args.run_dir)
     if not folder.path.is_dir():
         raise RunDirError(f"{folder.path}: no such run folder")

@@ -30,12 +30,12 @@ from tqdm.auto import tqdm
 
 from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits, to_device
-from autosnn.device import select_device
+from autosnn.device import autocast_dtype, select_device
 from autosnn.errors import ConfigError
 from autosnn.fitness.energy import energy_model_from_config
 from autosnn.fitness.evaluator import accuracy_and_energy, build_local_evaluator, is_out_of_memory
 from autosnn.pipeline.projection import CostModel, Projection, fit_cost, project, search_evaluations, size_features
-from autosnn.pipeline.run import checked_space
+from autosnn.pipeline.run import checked_space, uses_ray
 from autosnn.run_folder import RunFolder
 from autosnn.search_spaces.space import SearchSpace
 from autosnn.search_spaces.subnet_config import SubnetConfig
@@ -92,28 +92,19 @@ def _available_bytes() -> float | None:
 
 def check_ray(campaign: Campaign, timeout_s: float = 5.0) -> str | None:
     """With ``evaluator.kind: ray`` (and a supernet to evaluate), check that the cluster
-    the campaign names answers, raising :class:`~autosnn.distributed.errors.RayStartError`
-    (one line, exit 2) if not; returns what was checked, or ``None`` for the in-process
-    evaluator. A private local Ray (``address: null``) is started by the run itself:
-    nothing to reach. Uses :mod:`autosnn.distributed.cluster`'s probe and connect."""
-    ev = campaign.evaluator
-    if ev.kind != "ray" or campaign.fitness.mode == "training-free":
+    the campaign names answers, exactly as ``autosnn run`` does first
+    (:func:`autosnn.distributed.cluster.reach`: one line, exit 2 if not); returns what was
+    checked, or ``None`` for the in-process evaluator. A private local Ray
+    (``address: null``) is started by the run itself: nothing to reach."""
+    if not uses_ray(campaign):
         return None
-    from autosnn.distributed.cluster import connect, probe
+    from autosnn.distributed.cluster import is_local, reach
 
-    address = ev.address
-    if address in (None, "", "local"):
+    ev = campaign.evaluator
+    if is_local(ev.address):
         return f"evaluator: ray, {ev.workers} workers on a private local Ray (started by the run; nothing to reach)"
-    if address == "auto" and os.environ.get("RAY_ADDRESS", "") in ("", "auto", "local"):
-        import ray
-
-        started = connect("auto", timeout_s=timeout_s)
-        if started:
-            ray.shutdown()
-        return f"evaluator: ray, the cluster on this machine (address auto) answers; {ev.workers} workers"
-    target = os.environ["RAY_ADDRESS"] if address == "auto" else address
-    probe(target, timeout_s)
-    return f"evaluator: ray, the cluster at {target} answers; {ev.workers} workers"
+    reach(ev.address, timeout_s=timeout_s)
+    return f"evaluator: ray, the cluster at {ev.address} answers; {ev.workers} workers"
 
 
 #: The clocks every unit is timed on: wall time (what a user waits; projected) and this
@@ -532,8 +523,9 @@ def dry_run(campaign: Campaign, folder: RunFolder, *, device: str = "auto", prog
     stage; returns the projections. Writes nothing anywhere (the per-epoch checkpoint is
     timed into memory)."""
     space = checked_space(campaign, folder)
-    dev = select_device(device)
     ray_note = check_ray(campaign)
+    dev = select_device(device)
+    autocast_dtype(dev, campaign.supernet.precision)   # fp16 on the CPU: refused as by run
     data = campaign_data(campaign, space)
     if folder.campaign_yaml.is_file():
         out(f"note: {folder.path} already holds this campaign; 'autosnn run' would resume it, doing less than "
