@@ -1,6 +1,6 @@
 """Training: the one-shot supernet (per-step subnet sampling) and plain models (retraining).
 
-Recipe (DESIGN.md): AdamW, cosine schedule with linear warm-up (per step), label
+Recipe (docs/concepts.md, Supernet training): AdamW, cosine schedule with linear warm-up (per step), label
 smoothing, gradient clipping, AMP on CUDA. With ``distillation: inplace`` (BigNAS) the
 first subnet of every step is the largest, trained on the labels, and every other
 subnet of the step learns from its detached soft predictions on the same batch
