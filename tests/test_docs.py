@@ -177,8 +177,9 @@ def run_command(cmd: str, cwd: Path) -> tuple[int, str]:
         finally:
             os.chdir(old)
         return int(code or 0), out.getvalue()
-    proc = subprocess.run(["bash", "-c", cmd], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
-    return proc.returncode, proc.stdout + proc.stderr
+    proc = subprocess.run(["bash", "-c", cmd], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=600)
+    return proc.returncode, proc.stdout
 
 
 # ----------------------------------------------------------------- yaml blocks
@@ -299,7 +300,7 @@ def test_the_collector_reads_languages_markers_and_saves():
 
 def test_console_blocks_split_into_commands_and_expected_output():
     steps = parse_console("$ echo a \\\n  b\na b\n$ true\n")
-    assert steps == [("echo a   b", "a b"), ("true", "")]
+    assert steps == [("echo a  b", "a b"), ("true", "")]
     assert output_matches("exit status 2", "exit status 2\n")
     assert output_matches("autosnn: error: ...lr...", "autosnn: error: c.yaml: supernet.lr must be\n")
     assert not output_matches("exit status 0", "exit status 2\n")
@@ -326,7 +327,7 @@ def test_every_marker_is_known_and_every_page_has_code():
 
 
 # ----------------------------------------------------------------- references into the docs
-_CITE = re.compile(r"docs/(?P<page>[a-z0-9-]+)\.md(?:, \"?(?P<section>[A-Z][\w ,'-]*?)\"?(?=[).;\n]))?")
+_CITE = re.compile(r"docs/(?P<page>[a-z0-9-]+)\.md(?:, \"?(?P<section>[A-Z][\w '-]*?)\"?(?=[),.;\n]))?")
 
 
 def _headings(page: Path) -> set[str]:
