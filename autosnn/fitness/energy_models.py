@@ -4,7 +4,7 @@ Three models price one forward pass (``fitness.energy.model`` in a campaign,
 ``energy_model=`` in :func:`~autosnn.fitness.energy.measure_energy`):
 
 ``sops`` (:class:`~autosnn.fitness.energy.EnergyCosts`, the default)
-    ``E_MAC * MACs + E_AC * ACs`` over the synaptic operations.
+    ``E_MAC * MACs + E_AC * ACs`` over the synaptic operations (docs/energy-models.md).
 ``simple`` (:class:`SimpleCosts`)
     spikingjelly 2.0's ``op_counter.estimate_simple_energy``: compute
     ``E_MAC * MAC + E_AC * AC`` with spikingjelly's *hardware* counters (``MACCounter``

@@ -1,6 +1,6 @@
 """The Pareto front of a run's evaluations and the two picks on it.
 
-Objectives (DESIGN.md, Fitness): maximise ``objective`` (the validation accuracy; the
+Objectives (docs/design.md, Objectives): maximise ``objective`` (the validation accuracy; the
 training-free score in ``fitness.mode: training-free``), minimise ``energy_mj``. Failed
 and infeasible rows (outside the campaign's constraints) take no part. ``F_AEB`` uses the
 target the search fixed (``search_state/search.json``), so the report agrees with the search.

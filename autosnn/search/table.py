@@ -17,7 +17,7 @@ from autosnn.search.operators.duplicates import genome_key
 
 __all__ = ["EvaluationTable", "COLUMNS"]
 
-#: Column order of ``evaluations.parquet`` (DESIGN.md, Run directory, plus the extras).
+#: Column order of ``evaluations.parquet`` (docs/design.md, The run folder, plus the extras).
 COLUMNS: tuple[str, ...] = (
     "id", "config", "genome", "generation", "accuracy", "energy_mj", "macs", "acs", "params", "time_steps",
     "firing_rates", "f_aeb", "seconds", "worker", "status", "reason", "layers", "score", "objective", "feasible",

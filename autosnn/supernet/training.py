@@ -1,6 +1,6 @@
 """Training: the one-shot supernet (per-step subnet sampling) and plain models (retraining).
 
-Recipe (DESIGN.md): AdamW, cosine schedule with linear warm-up (per step), label
+Recipe (docs/concepts.md, Supernet training): AdamW, cosine schedule with linear warm-up (per step), label
 smoothing, gradient clipping, mixed precision as ``supernet.precision`` says
 (:func:`autosnn.device.autocast_dtype`: by default bf16 or fp16 on CUDA, fp32 on the CPU).
 Under fp16 the GradScaler skips a step whose loss or gradients are not finite, and

@@ -31,5 +31,5 @@ def block_genes(space: SearchSpace, first: int, stop: int) -> np.ndarray:
 
 def seed_python_random(random_state: np.random.Generator) -> None:
     """DEAP draws from Python's global :mod:`random`; seed it from pymoo's generator so
-    that a run is reproduced exactly by the same seed (DESIGN.md, Known pitfalls)."""
+    that a run is reproduced exactly by the same seed (docs/design.md, Reproducibility)."""
     random.seed(int(random_state.integers(0, 2**63 - 1)))
