@@ -129,6 +129,12 @@ class SupernetTrainingConfig:
         accumulated.
     :distillation_temperature: temperature of the in-place distillation's KL divergence.
     :grad_clip: the gradients' norm is clipped to this.
+    :precision: mixed precision of training. ``auto``: bf16 on a CUDA GPU that supports
+        it, else fp16 with loss scaling; fp32 on the CPU. ``bf16``: bf16 autocast on any
+        device (the CPU's opt-in). ``fp16``: fp16 autocast with the GradScaler, CUDA only
+        (a non-finite step is skipped). ``fp32``: no autocast. Evaluations run in fp32
+        under ``auto``; an explicit ``bf16`` / ``fp16`` is honoured there too. The old
+        ``amp: true | false`` is read as ``auto | fp32``.
     """
     epochs: int = ranged(40, ge=1)
     lr: float = ranged(1.0e-3, gt=0)
@@ -140,8 +146,6 @@ class SupernetTrainingConfig:
     distillation: Literal["none", "inplace"] = "none"  # inplace: the largest teaches the others (BigNAS)
     distillation_temperature: float = ranged(1.0, gt=0)
     grad_clip: float = ranged(5.0, gt=0)
-    # auto: bf16 on a CUDA GPU that supports it, else fp16 with loss scaling; fp32 on the CPU.
-    # bf16: bf16 autocast (the CPU's opt-in); fp16: fp16 + GradScaler, CUDA only; fp32: no autocast.
     precision: Precision = "auto"
 
     @staticmethod

@@ -53,5 +53,5 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(torch|np|numpy|pd|pandas|pymoo|ray|deap|spikingjelly|safetensors|yaml|argparse|pathlib|typing|collections|dataclasses)(\..*)?"),
     (r"py:class", r"(Path|Tensor|Module|Any|Callable|Sequence|Mapping|Iterable|Iterator|Literal|Optional|Union|NoneType|ndarray|DataFrame|Generator)"),
     # internals the public docstrings mention by name; they are not part of the API
-    (r"py:.*", r"(MIXERS|PER_MIXER_BN|resolve_energy_model|evaluate_one|to_dict|collate|for_time_steps|abc\.ABC|autosnn\.fitness\.energy_models\.PER_INFERENCE|autosnn\.data\.frames\..*|autosnn\.supernet\.layers\..*|autosnn\.search_spaces\.SearchSpace)"),
+    (r"py:.*", r"(MIXERS|PER_MIXER_BN|resolve_energy_model|evaluate_one|to_dict|collate|for_time_steps|abc\.ABC|autosnn\.fitness\.energy_models\.PER_INFERENCE|autosnn\.data\.frames\..*|autosnn\.device\..*|autosnn\.supernet\.layers\..*|autosnn\.search_spaces\.SearchSpace)"),
 ]
