@@ -198,7 +198,7 @@ def test_per_mixer_bn_round_trips_through_the_checkpoint_and_export(data, tmp_pa
     from autosnn.data.splits import subset
 
     few = dataclasses.replace(data, train=subset(data.train, np.arange(128)))  # two steps are enough here
-    cfg = SupernetTrainingConfig(epochs=1, warmup_epochs=0, amp=False, lr=3e-3)
+    cfg = SupernetTrainingConfig(epochs=1, warmup_epochs=0, precision="fp32", lr=3e-3)
     ckpt = tmp_path / "supernet.pt"
 
     def train(per_mixer_bn):
