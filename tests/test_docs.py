@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TINY_CAMPAIGN
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -197,14 +198,7 @@ def check_yaml(code: str, where: str) -> None:
 
 # ----------------------------------------------------------------- the scratch folder
 #: The tiny stand-in of the demo's run folder (the demo itself takes minutes).
-TINY_DEMO = """name: demo
-seed: 0
-space: digits-tiny
-data: {name: digits, batch_size: 64}
-supernet: {epochs: 1}
-fitness: {max_val_batches: 2}
-search: {population: 4, generations: 2}
-"""
+TINY_DEMO = TINY_CAMPAIGN.replace("name: tiny", "name: demo")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from autosnn.device import autocast, evaluation_precision
 from autosnn.errors import CheckpointError, ConfigError
 from autosnn.export.files import export_space, load_subnet, read_export
 
-__all__ = ["evaluate_export", "export_campaign", "export_data", "measure"]
+__all__ = ["evaluate_export", "export_campaign", "export_data", "measure", "open_split"]
 
 
 def export_campaign(metrics: dict[str, Any], where: Path) -> Campaign:
@@ -70,6 +70,23 @@ def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
     return out
 
 
+def open_split(export_dir: str | Path, split: str, *, device: str | torch.device | None = None,
+               retrained: bool = False, batch_size: int | None = None) -> tuple:
+    """What evaluating an export on ``split`` needs: ``(model, device, config, campaign,
+    data, batch_size, cap)``, the batch size the recorded evaluation used (unless given)
+    and, on ``val``, the campaign's ``max_val_batches`` cap (``None`` on ``test``)."""
+    if split not in ("val", "test"):
+        raise ConfigError(f"split must be 'val' or 'test', got {split!r}")
+    export_dir = Path(export_dir)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    model = load_subnet(export_dir, device, retrained=retrained)
+    _, config, metrics, campaign, data = export_data(export_dir)
+    evaluation = metrics.get("evaluation") or {}
+    bs = batch_size or int(evaluation.get("batch_size") or campaign.data.batch_size)
+    cap = evaluation.get("max_val_batches") if split == "val" else None
+    return model, device, config, campaign, data, bs, cap
+
+
 def evaluate_export(export_dir: str | Path, split: str = "val", *, device: str | torch.device | None = None,
                     retrained: bool = False, batch_size: int | None = None,
                     energy_model: str | None = None) -> dict[str, Any]:
@@ -77,15 +94,8 @@ def evaluate_export(export_dir: str | Path, split: str = "val", *, device: str |
     ``split`` (``val`` or ``test``). On ``val`` the campaign's ``max_val_batches`` cap
     applies, as it did for the recorded evaluation. ``energy_model`` (sops | simple |
     lemaire) prices the pass under another model than the campaign's."""
-    if split not in ("val", "test"):
-        raise ConfigError(f"split must be 'val' or 'test', got {split!r}")
-    export_dir = Path(export_dir)
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    model = load_subnet(export_dir, device, retrained=retrained)
-    cfg, config, metrics, campaign, data = export_data(export_dir)
-    evaluation = metrics.get("evaluation") or {}
-    bs = batch_size or int(evaluation.get("batch_size") or campaign.data.batch_size)
-    cap = evaluation.get("max_val_batches") if split == "val" else None
+    run = open_split(export_dir, split, device=device, retrained=retrained, batch_size=batch_size)
+    model, device, config, campaign, data, bs, cap = run
     result = measure(model, data.loader(split, bs, device=device), device, campaign, max_batches=cap, energy_model=energy_model)
     result.update({"id": config.get("id"), "split": split, "weights": "retrained" if retrained else "inherited"})
     return result

@@ -25,9 +25,9 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Subset, default_collate
 
 from autosnn.atomic import write_json
-from autosnn.errors import ConfigError, UserError
-from autosnn.export.evaluate import export_data
-from autosnn.export.files import METRICS_FILE, load_subnet, read_export
+from autosnn.errors import UserError
+from autosnn.export.evaluate import open_split
+from autosnn.export.files import METRICS_FILE, read_export
 
 __all__ = ["NEUROBENCH_REQUIREMENT", "require_neurobench", "benchmark", "neurobench_export", "run_neurobench",
            "autosnn_counts", "compare", "TapCounter",
@@ -322,15 +322,9 @@ def neurobench_export(export_dir: str | Path, split: str = "val", *, device: str
     from autosnn.fitness.energy import EnergyCosts
 
     require_neurobench()
-    if split not in ("val", "test"):
-        raise ConfigError(f"split must be 'val' or 'test', got {split!r}")
     export_dir = Path(export_dir)
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    model = load_subnet(export_dir, dev, retrained=retrained)
-    cfg, config, metrics, campaign, data = export_data(export_dir)
-    evaluation = metrics.get("evaluation") or {}
-    bs = batch_size or int(evaluation.get("batch_size") or campaign.data.batch_size)
-    cap = evaluation.get("max_val_batches") if split == "val" else None
+    model, dev, config, campaign, data, bs, cap = open_split(export_dir, split, device=device, retrained=retrained,
+                                                             batch_size=batch_size)
     result = {"id": config.get("id"), "split": split, "weights": "retrained" if retrained else "inherited"}
     result.update(benchmark(model, data.split(split), bs, device=dev, samples=cap * bs if cap else None,
                             costs=EnergyCosts.from_config(campaign.fitness.energy), params=config.get("params")))
