@@ -402,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available() and not args.rehearse_on_cpu:
         print("no CUDA device on this machine: nothing measured (run this on a lent GPU machine)")
         lines = [skip(name, "no CUDA device") for name in ("throughput", "resume", "energy", "fp16 scaler", "ray")]
+        for line in lines:
+            print(line)
     else:
         device = torch.device("cpu" if args.rehearse_on_cpu else "cuda")
         info["gpu"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu (rehearsal)"

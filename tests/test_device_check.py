@@ -73,7 +73,9 @@ def test_without_cuda_it_says_so_measures_nothing_and_exits_0(dc, tmp_path, monk
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     out = tmp_path / "device_check.json"
     assert dc.main(["--out", str(out)]) == 0
-    assert "no CUDA device" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "no CUDA device" in printed
+    assert printed.count("\nSKIP ") == 5  # the lines make bench reads its SKIP verdict from
     result = json.loads(out.read_text())
     assert result["cuda"] is False and result["pass"] is True
     assert {line["status"] for line in result["lines"]} == {"SKIP"}
