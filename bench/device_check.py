@@ -384,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run every check on the CPU at tiny sizes (to rehearse the script here; no verdict is a GPU's)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # deterministic cuBLAS (the resume check); before CUDA starts
     if args.download_wheels:
         return download_wheels(args.download_wheels)
     if args.resume_child:  # the run of check_resume that is killed after its first checkpoint
@@ -417,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                 new = check(device, **kw)
             except Exception as exc:  # a check that breaks is a SHORT line, the others still run
                 new = [Line("SHORT", check.__name__, f"error: {type(exc).__name__}: {str(exc)[:200]}", "runs")]
+            torch.use_deterministic_algorithms(False)   # the resume check's setting stays with it
             for line in new:
                 print(line, flush=True)
             lines += new

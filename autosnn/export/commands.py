@@ -164,7 +164,7 @@ def _refresh_run_report(export_dir: Path) -> Path | None:
         return None
     try:
         write_reports(run_dir)
-    except UserError:
+    except (UserError, OSError, ValueError):   # metrics.json is written already; the report stays as it was
         return None
     return folder.report_html
 

@@ -59,7 +59,10 @@ def measure(model: nn.Module, loader, device: torch.device, campaign: Campaign,
             raise ConfigError(f"energy model must be one of {list(ENERGY_MODELS)}, got {energy_model!r}")
         section = dataclasses.replace(section, model=energy_model)
     costs = energy_model_from_config(section)
-    with autocast(device, evaluation_precision(campaign.supernet.precision)):
+    precision = evaluation_precision(campaign.supernet.precision)
+    if precision == "fp16" and device.type != "cuda":   # an fp16 campaign's export evaluated on a CPU: fp32 there
+        precision = "fp32"
+    with autocast(device, precision):
         correct, total, report = accuracy_and_energy(model, loader, device, costs, max_batches, check_finite=False)
     out: dict[str, Any] = {"accuracy": correct / max(1, total), "samples": total,
                            "energy_mj": None, "macs": None, "acs": None,

@@ -485,7 +485,7 @@ class EnergyMeter:
 
     def reset(self) -> None:
         """Forget everything counted so far."""
-        #: per layer: [macs, acs, spikes in binary calls, elements of binary calls, binary calls, calls]
+        #: per layer: [macs, acs, spikes in binary inputs, elements of binary inputs, samples with binary input, samples]
         self._acc: dict[str, list[Any]] = {}
         #: per neuron: [spikes, elements]
         self._spk: dict[str, list[Any]] = {}
@@ -656,9 +656,8 @@ class EnergyMeter:
         by matmul, every decision per sample."""
         (bq, _), (bk, _), (bv, _) = self._input(q, n, True), self._input(k, n, True), self._input(v, n, True)
         kt = k.transpose(-2, -1)
-        if v.dtype in (torch.bfloat16, torch.float16):                  # autocast: count coincidences exactly
-            v, kt = v.float(), kt.float()
-        a = v @ kt                                                      # [T, n, heads, d, d]
+        with torch.autocast(v.device.type, enabled=False):              # under autocast: count coincidences exactly
+            a = v.float() @ kt.float()                                  # [T, n, heads, d, d]
         binary = _and(bq, bk, bv)
         if binary is True:  # the usual case: q, k, v are views of a neuron's output
             sq = count_sum(q)

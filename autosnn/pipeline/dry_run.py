@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from autosnn.campaign import Campaign
 from autosnn.data.splits import DataSplits, to_device
-from autosnn.device import autocast_dtype, select_device
+from autosnn.device import autocast, autocast_dtype, evaluation_precision, select_device
 from autosnn.errors import ConfigError
 from autosnn.fitness.energy import energy_model_from_config
 from autosnn.fitness.evaluator import accuracy_and_energy, build_local_evaluator, is_out_of_memory
@@ -206,11 +206,11 @@ class DryRun:
         c, cfg, space = self.campaign, self.campaign.supernet, self.space
         bs, workers = c.data.batch_size, c.data.num_workers
         t0 = _now()
-        loader = train_loader(self.data, bs, c.seed, 0, workers)
+        loader = train_loader(self.data, bs, c.seed, 0, workers, device=self.device)
         self.steps_per_epoch = len(loader)
         if self.steps_per_epoch == 0:
             raise ValueError("the training split gives no full batch (fewer images than data.batch_size)")
-        batches = _cycle(lambda: train_loader(self.data, bs, c.seed, 0, workers))
+        batches = _cycle(lambda: train_loader(self.data, bs, c.seed, 0, workers, device=self.device))
         first = next(batches)
         self.loader_start = _now() - t0  # a fresh epoch's loader, to its first batch
         buf = io.BytesIO()
@@ -353,6 +353,7 @@ class DryRun:
                 self._tick(f"score {label}")
             return
         costs = energy_model_from_config(c.fitness.energy)
+        precision = evaluation_precision(c.supernet.precision)   # what the search's evaluator runs at
         supernet.eval()
         full_val = len(self.data.val)
         with torch.no_grad():
@@ -361,12 +362,12 @@ class DryRun:
                 data = self.data.for_time_steps(config.time_steps)
                 _sync(self.device)
                 t0 = _now()
-                batches = recalibration_batches(data, bs, recal)
-                with bn_recalibrated(supernet, batches, recal, self.device):
+                batches = recalibration_batches(data, bs, recal, device=self.device)
+                with autocast(self.device, precision), bn_recalibrated(supernet, batches, recal, self.device):
                     _sync(self.device)
                     t1 = _now()
-                    _, seen, _ = accuracy_and_energy(supernet, data.loader("val", bs), self.device, costs,
-                                                     self.slice_batches)
+                    _, seen, _ = accuracy_and_energy(supernet, data.loader("val", bs, device=self.device), self.device,
+                                                     costs, self.slice_batches)
                     _sync(self.device)
                     t2 = _now()
                 functional.reset_net(supernet)

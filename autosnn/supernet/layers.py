@@ -337,9 +337,6 @@ class EncoderBlock(nn.Module):
         attention neuron, which takes half of it (:func:`attention_threshold`)."""
         set_neurons(self, tau, v_threshold)
 
-    def neurons(self) -> list[neuron.LIFNode]:
-        return [m for m in self.modules() if isinstance(m, neuron.LIFNode)]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(x)
         return x + self.mlp(x)
