@@ -103,18 +103,6 @@ def _plain(v: Any) -> Any:
 
 
 # ------------------------------------------------------------------ autosnn's side
-def _coverage(size: int, out: int, k: int, stride: int, pad: int, dil: int) -> torch.Tensor:
-    """For every input position along one axis, how many (output position, kernel tap)
-    pairs read it; their sum is the taps inside the input (the rest read zero padding)."""
-    c = torch.zeros(size, dtype=torch.float64)
-    for o in range(out):
-        for t in range(k):
-            p = o * stride - pad + t * dil
-            if 0 <= p < size:
-                c[p] += 1
-    return c
-
-
 class TapCounter:
     """Forward hooks counting, over the calls of every ``Conv1d`` / ``Conv2d`` / ``Linear``,
     its dense taps (batch x output positions x output channels x fan-in: what a dense MAC
@@ -133,7 +121,6 @@ class TapCounter:
         self.neuron_outputs: dict[str, float] = {}
         self._neuron = neuron.BaseNode
         self._handles: list[Any] = []
-        self._cover: dict[tuple, torch.Tensor] = {}
 
     def __enter__(self) -> "TapCounter":
         for name, m in self.model.named_modules():
@@ -154,16 +141,13 @@ class TapCounter:
             self.neuron_outputs[name] = self.neuron_outputs.get(name, 0.0) + y.numel()
 
     def _coverage_map(self, module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        key = (id(module), tuple(x.shape[2:]), tuple(y.shape[2:]))
-        cover = self._cover.get(key)
-        if cover is None:
-            cover = torch.ones((), dtype=torch.float64)
-            for a in range(x.dim() - 2):
-                c = _coverage(x.shape[2 + a], y.shape[2 + a], module.kernel_size[a], module.stride[a],
-                              module.padding[a], module.dilation[a])
-                cover = cover.unsqueeze(-1) * c
-            cover = self._cover[key] = cover.to(x.device)
-        return cover
+        """How many (output position, kernel tap) pairs read every input position (the
+        energy meter's own map: :func:`autosnn.fitness.energy._coverage_map`)."""
+        from autosnn.fitness.energy import _coverage_map, _tuple
+
+        nd = x.dim() - 2
+        geometry = (_tuple(getattr(module, a), nd) for a in ("kernel_size", "stride", "padding", "dilation"))
+        return _coverage_map(tuple(x.shape[2:]), tuple(y.shape[2:]), *geometry, x.device)
 
     @torch.no_grad()
     def _layer(self, module: nn.Module, args: tuple, y: torch.Tensor) -> None:
